@@ -1,0 +1,45 @@
+# Two commands: `make run` serves the app, `make test` runs every test.
+# Both build .venv from the pinned requirements and fetch MNIST on first use.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PORT ?= 8501
+
+.PHONY: run test data chromium bench clean
+
+$(VENV)/.app-installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.test-installed: $(VENV)/.app-installed requirements-test.txt
+	$(PY) -m pip install --quiet -r requirements-test.txt
+	touch $@
+
+# MNIST into the per-user cache (MNIST_DATA_DIR overrides). `make run` goes on without it:
+# the app then shows which sources failed and how to fix it.
+data: $(VENV)/.app-installed
+	$(PY) -m mnist_core fetch
+
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; fi
+
+run: $(VENV)/.app-installed
+	-$(PY) -m mnist_core fetch
+	$(VENV)/bin/streamlit run streamlit_app.py --server.port $(PORT)
+
+test: $(VENV)/.test-installed data chromium
+	$(PY) -m pytest
+
+bench: $(VENV)/.app-installed data
+	$(PY) benchmarks/inference_latency.py
+	$(PY) benchmarks/canvas_accuracy.py
+	$(PY) benchmarks/training_throughput.py
+	$(PY) benchmarks/time_to_99.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

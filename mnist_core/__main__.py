@@ -1,0 +1,115 @@
+"""python -m mnist_core fetch | train | evaluate | list"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def _fetch(args) -> int:
+    from .data import MnistUnavailableError, load_mnist_dataset
+
+    try:
+        ds = load_mnist_dataset(progress=lambda message: print(message, flush=True))
+    except MnistUnavailableError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"MNIST ready in {ds.directory} (source: {ds.source}; SHA-256 verified): "
+          f"{len(ds.x_train):,} training and {len(ds.x_test):,} test images.")
+    return 0
+
+
+def _progress_bar(progress) -> None:
+    width = 30
+    done = int(width * progress.batch / progress.batches)
+    print(f"\r  epoch {progress.epoch} [{'#' * done}{'.' * (width - done)}] {progress.batch}/{progress.batches}"
+          f"  {progress.samples_per_second:,.0f} samples/s  {progress.seconds_left:,.0f} s left ",
+          end="", flush=True)
+
+
+def _epoch_line(record) -> None:
+    val = f"  val_loss {record.val_loss:.4f}  val_acc {record.val_accuracy:.4f}" if record.val_loss is not None else ""
+    print(f"\r  epoch {record.epoch}: loss {record.loss:.4f}  acc {record.accuracy:.4f}{val}"
+          f"  {record.seconds:.1f} s  {record.samples_per_second:,.0f} samples/s" + " " * 20, flush=True)
+
+
+def _train(args) -> int:
+    from . import registry, training
+    from .data import MnistUnavailableError
+
+    config = training.TrainingConfig(
+        preset=args.preset, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+        optimizer=args.optimizer, validation_split=args.validation_split, train_size=args.train_size,
+        augment=args.augment, seed=args.seed)
+    try:
+        name = registry.sanitize_name(args.name or args.preset)
+        if registry.model_path(name).exists() and not args.overwrite:
+            raise registry.ModelNameError(f"A model named '{name}' exists; pass --overwrite to replace it.")
+        run = training.TrainingRun(config, on_epoch=_epoch_line, on_batch=_progress_bar)
+    except (training.HyperparameterError, registry.ModelNameError, MnistUnavailableError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Training {args.preset} → {name}: {run.config}", flush=True)
+    snap = run.run()
+    if snap.state == "failed":
+        print(f"\n{snap.message}", file=sys.stderr)
+        return 1
+    print(f"{snap.message} Test accuracy {snap.test_accuracy:.4f} in {snap.seconds:.0f} s.")
+    path = registry.save_model(run.model, name, training.model_card(run), overwrite=args.overwrite,
+                               allow_shipped=args.overwrite)
+    print(f"Saved {path} and its card.")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from . import evaluation, registry
+    from .data import load_mnist
+
+    (_, _), (x_test, y_test) = load_mnist()
+    try:
+        result = evaluation.evaluate_model(args.name, x_test, y_test)
+    except registry.ModelLoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.name}: test accuracy {result.accuracy:.4f} ({result.errors} errors of {len(y_test):,})")
+    return 0
+
+
+def _list(args) -> int:
+    from . import registry
+
+    for name in registry.list_models():
+        card = registry.read_card(name)
+        acc = card.get("test_accuracy")
+        print(f"{name:20s} {card.get('preset', '?'):12s} " + (f"{acc:.4f}" if acc else "-"))
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mnist_core", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("fetch", help="download and verify MNIST into the cache").set_defaults(func=_fetch)
+    train = sub.add_parser("train", help="train a preset and save it into trained_models/")
+    train.add_argument("--preset", required=True)
+    train.add_argument("--name", help="model name (default: the preset's)")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--learning-rate", type=float)
+    train.add_argument("--optimizer")
+    train.add_argument("--validation-split", type=float)
+    train.add_argument("--train-size", type=int)
+    train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--overwrite", action="store_true", help="replace an existing model of that name")
+    train.set_defaults(func=_train)
+    evaluate = sub.add_parser("evaluate", help="test accuracy of a saved model")
+    evaluate.add_argument("name")
+    evaluate.set_defaults(func=_evaluate)
+    sub.add_parser("list", help="saved models").set_defaults(func=_list)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

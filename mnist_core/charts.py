@@ -1,0 +1,169 @@
+"""Plotly figure builders: data in, figure out. Pure functions, one place for every chart."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+# One colour per model family everywhere in the app, so ANN and CNN are recognisable at a glance.
+KIND_COLORS = {"ann": "#F28E2B", "cnn": "#4E79A7"}
+EXTRA_COLORS = ["#59A14F", "#E15759", "#B07AA1", "#76B7B2", "#EDC948", "#FF9DA7", "#9C755F"]
+DIGITS = [str(d) for d in range(10)]
+
+
+def color_for(kind: str | None, index: int = 0) -> str:
+    return KIND_COLORS.get(kind or "", EXTRA_COLORS[index % len(EXTRA_COLORS)])
+
+
+def _layout(fig: go.Figure, height: int, title: str | None = None) -> go.Figure:
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+                      title=dict(text=title) if title else None)
+    return fig
+
+
+def enlarge(image: np.ndarray, factor: int = 4) -> np.ndarray:
+    """Nearest-neighbour upscaling, so a 28×28 digit shows crisp pixels instead of browser blur."""
+    return np.kron(np.asarray(image), np.ones((factor, factor), dtype=np.asarray(image).dtype))
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """A [0, 1] float image as 0–255 bytes (uint8 input passes through)."""
+    image = np.asarray(image)
+    return image if image.dtype == np.uint8 else np.clip(np.round(image * 255), 0, 255).astype(np.uint8)
+
+
+def digit_heatmap(image: np.ndarray, title: str | None = None, height: int = 460) -> go.Figure:
+    """One digit as a pixel heatmap with a 0–255 colorbar and each pixel's value on hover."""
+    pixels = to_uint8(image)
+    fig = go.Figure(go.Heatmap(
+        z=pixels, colorscale="gray", zmin=0, zmax=255, xgap=1, ygap=1,
+        colorbar=dict(title="value", thickness=14),
+        hovertemplate="row %{y}, column %{x}<br>value %{z}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", showgrid=False, dtick=4)
+    fig.update_xaxes(constrain="domain", showgrid=False, dtick=4, side="top")
+    return _layout(fig, height, title)
+
+
+def image_grid(images: np.ndarray, titles: Sequence[str], columns: int = 5, height: int = 320,
+               colorscale: str = "gray", zmax: float | None = None, hover_label: str = "value") -> go.Figure:
+    """Small heatmaps side by side (e.g. the mean image of each digit), sharing one colour range."""
+    images = np.asarray(images, float)
+    rows = int(np.ceil(len(images) / columns))
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=list(titles),
+                        horizontal_spacing=0.02, vertical_spacing=0.08)
+    top = float(images.max()) if zmax is None else zmax
+    for i, image in enumerate(images):
+        fig.add_trace(go.Heatmap(
+            z=image, colorscale=colorscale, zmin=0, zmax=top, showscale=(i == 0),
+            colorbar=dict(thickness=12, len=0.9),
+            hovertemplate=f"{titles[i]}<br>row %{{y}}, column %{{x}}<br>{hover_label} %{{z:.1f}}<extra></extra>"),
+            row=i // columns + 1, col=i % columns + 1)
+    fig.update_xaxes(visible=False, constrain="domain")
+    fig.update_yaxes(visible=False, autorange="reversed", constrain="domain")
+    for i in range(len(images)):
+        axis = "" if i == 0 else str(i + 1)
+        fig.update_layout({f"yaxis{axis}": dict(scaleanchor=f"x{axis}")})
+    return _layout(fig, height)
+
+
+def class_distribution(train_labels: np.ndarray, test_labels: np.ndarray, height: int = 340) -> go.Figure:
+    """Images per digit in the train and test splits, grouped bars."""
+    fig = go.Figure()
+    for name, labels, color in (("train", train_labels, "#4E79A7"), ("test", test_labels, "#F28E2B")):
+        counts = np.bincount(labels, minlength=10)
+        fig.add_bar(x=DIGITS, y=counts, name=f"{name} ({len(labels):,})", marker_color=color,
+                    text=[f"{c:,}" for c in counts], textposition="outside",
+                    hovertemplate=f"{name}: digit %{{x}}<br>%{{y:,}} images<extra></extra>")
+    fig.update_layout(barmode="group", legend=dict(orientation="h", y=1.1))
+    fig.update_xaxes(title="digit", type="category")
+    fig.update_yaxes(title="images")
+    return _layout(fig, height)
+
+
+def probability_bars(probabilities: np.ndarray, color: str, height: int = 260, title: str | None = None) -> go.Figure:
+    """The ten class probabilities; the winner in the model's colour, the rest grey. Fixed 0–1 axis
+    so two models' charts compare at a glance."""
+    probabilities = np.asarray(probabilities, float)
+    winner = int(np.argmax(probabilities))
+    colors = [color if d == winner else "#BAB0AC" for d in range(10)]
+    fig = go.Figure(go.Bar(
+        x=DIGITS, y=probabilities, marker_color=colors,
+        text=[f"{p:.0%}" if p >= 0.005 else "" for p in probabilities], textposition="outside",
+        hovertemplate="digit %{x}: %{y:.2%}<extra></extra>"))
+    fig.update_yaxes(range=[0, 1.15], tickformat=".0%", title=None, dtick=0.25)
+    fig.update_xaxes(type="category", title=None)
+    return _layout(fig, height, title)
+
+
+def training_curves(runs: Sequence[dict], height: int = 380) -> go.Figure:
+    """Loss and accuracy per epoch for one or more runs. Each run: {"label", "color", "records"}
+    with records as dicts of EpochRecord fields. Train solid, validation dashed."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.08)
+    for run in runs:
+        records = run["records"]
+        epochs = [r["epoch"] for r in records]
+        for col, metric in ((1, "loss"), (2, "accuracy")):
+            series = [("train", metric, "solid"), ("validation", f"val_{metric}", "dash")]
+            for split, key, dash in series:
+                values = [r.get(key) for r in records]
+                if all(v is None for v in values):
+                    continue
+                fig.add_scatter(
+                    x=epochs, y=values, mode="lines+markers", name=f"{run['label']} · {split}",
+                    legendgroup=run["label"], showlegend=(col == 1),
+                    line=dict(color=run["color"], dash=dash, width=3), marker=dict(size=7),
+                    hovertemplate=f"{run['label']} {split}<br>epoch %{{x}}: %{{y:.4f}}<extra></extra>",
+                    row=1, col=col)
+    fig.update_xaxes(title="epoch", dtick=1 if max((len(r["records"]) for r in runs), default=0) <= 20 else None)
+    fig.update_yaxes(tickformat=".1%", row=1, col=2)
+    fig.update_layout(legend=dict(orientation="h", y=-0.25), hovermode="x unified")
+    return _layout(fig, height)
+
+
+def confusion_heatmap(matrix: np.ndarray, normalise: bool = False, height: int = 560,
+                      title: str | None = None) -> go.Figure:
+    """Actual × predicted. Errors on a warm scale, the diagonal on its own green scale so the few
+    mistakes are not washed out by the thousands of correct answers. Each cell is clickable."""
+    counts = np.asarray(matrix)
+    totals = counts.sum(axis=1, keepdims=True)
+    rates = np.divide(counts, totals, out=np.zeros(counts.shape, float), where=totals > 0)
+    values = rates if normalise else counts.astype(float)
+    diagonal = np.eye(len(counts), dtype=bool)
+    off = np.where(diagonal, np.nan, values)
+    on = np.where(diagonal, values, np.nan)
+    text = [[f"{counts[a, p]:,}" if not normalise else f"{rates[a, p]:.1%}" for p in range(10)] for a in range(10)]
+    hover = ("actual %{y}, predicted %{x}<br>%{customdata[0]:,} images"
+             "<br>%{customdata[1]:.2%} of the actual %{y}s<extra></extra>")
+    off_max = np.nanmax(off) if np.isfinite(off).any() and np.nanmax(off) > 0 else 1
+    fig = go.Figure()
+    fig.add_heatmap(z=off, x=DIGITS, y=DIGITS, colorscale="OrRd", zmin=0, zmax=off_max, text=text,
+                    texttemplate="%{text}", hoverinfo="skip", xgap=2, ygap=2,
+                    colorbar=dict(title="errors", thickness=12, x=1.0), name="errors")
+    fig.add_heatmap(z=on, x=DIGITS, y=DIGITS, colorscale="Greens", text=text, texttemplate="%{text}",
+                    hoverinfo="skip", xgap=2, ygap=2, showscale=False, name="correct")
+    # Plotly heatmaps report no click selections to Streamlit; invisible square markers over every
+    # cell do, and carry the hover text.
+    actual, predicted = np.divmod(np.arange(counts.size), len(counts))
+    fig.add_scatter(x=[DIGITS[p] for p in predicted], y=[DIGITS[a] for a in actual], mode="markers",
+                    marker=dict(symbol="square", size=38, color="rgba(0,0,0,0)"),
+                    customdata=np.stack([counts.ravel(), rates.ravel()], axis=1), hovertemplate=hover,
+                    showlegend=False, name="cells")
+    fig.update_xaxes(title="predicted", type="category", side="top")
+    fig.update_yaxes(title="actual", type="category", autorange="reversed", scaleanchor="x")
+    return _layout(fig, height, title)
+
+
+def per_class_bars(metrics, height: int = 300) -> go.Figure:
+    """Precision, recall and F1 per digit, zoomed to where the differences are."""
+    fig = go.Figure()
+    for column, color in (("precision", "#4E79A7"), ("recall", "#F28E2B"), ("f1", "#59A14F")):
+        fig.add_bar(x=[str(d) for d in metrics["digit"]], y=metrics[column], name=column, marker_color=color,
+                    hovertemplate=f"digit %{{x}}<br>{column} %{{y:.2%}}<extra></extra>")
+    low = float(np.min(metrics[["precision", "recall", "f1"]].to_numpy()))
+    fig.update_yaxes(range=[max(0.0, low - 0.02), 1.0], tickformat=".0%")
+    fig.update_xaxes(title="digit", type="category")
+    fig.update_layout(barmode="group", legend=dict(orientation="h", y=1.15))
+    return _layout(fig, height)

@@ -1,0 +1,150 @@
+"""trained_models/: NAME.keras plus a NAME.json card. Atomic saves, sanitised names,
+safe_mode loads, and errors that name the file and the fix."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import re
+import tempfile
+from pathlib import Path
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "trained_models"
+SHIPPED = ("ann", "cnn")  # produced by README's recipe; never overwritten from the UI
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class ModelNameError(ValueError):
+    """A model name that is not safe as a file name, or that would overwrite a model."""
+
+
+class ModelLoadError(RuntimeError):
+    """A model file that is missing, corrupt or foreign; the message names the file."""
+
+
+def models_dir() -> Path:
+    """MNIST_MODELS_DIR if set (tests use a temp dir), else the repository's trained_models/."""
+    return Path(os.environ.get("MNIST_MODELS_DIR") or MODELS_DIR)
+
+
+def sanitize_name(raw: str) -> str:
+    """'My CNN v2!' → 'my-cnn-v2'. Raises ModelNameError if nothing usable is left."""
+    name = re.sub(r"[^a-z0-9_-]+", "-", str(raw).strip().lower()).strip("-_")[:64].strip("-_")
+    if not _NAME_RE.match(name):
+        raise ModelNameError(
+            f"{raw!r} is not a usable model name: use letters, digits, '-' or '_' (for example 'my-cnn').")
+    return name
+
+
+def model_path(name: str, directory: Path | None = None) -> Path:
+    if not _NAME_RE.match(name):
+        raise ModelNameError(f"{name!r} is not a model name (letters, digits, '-' or '_' only).")
+    return (directory or models_dir()) / f"{name}.keras"
+
+
+def card_path(name: str, directory: Path | None = None) -> Path:
+    return model_path(name, directory).with_suffix(".json")
+
+
+def list_models(directory: Path | None = None) -> list[str]:
+    """Names of saved models, shipped ones first."""
+    directory = directory or models_dir()
+    names = sorted(p.stem for p in directory.glob("*.keras") if _NAME_RE.match(p.stem))
+    return [n for n in SHIPPED if n in names] + [n for n in names if n not in SHIPPED]
+
+
+def read_card(name: str, directory: Path | None = None) -> dict:
+    """The model's JSON card; {} when it has none or it is unreadable (the model still loads)."""
+    path = card_path(name, directory)
+    try:
+        card = json.loads(path.read_text())
+        return card if isinstance(card, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def file_hash(name: str, directory: Path | None = None) -> str:
+    """SHA-256 of the model file: the key for anything cached about this model."""
+    digest = hashlib.sha256()
+    with open(model_path(name, directory), "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_model(name: str, directory: Path | None = None):
+    """The Keras model, loaded with safe_mode; ModelLoadError naming the file on any problem."""
+    import keras
+
+    path = model_path(name, directory)
+    if not path.is_file():
+        raise ModelLoadError(
+            f"No model file {path}. Train one on the Train page, or retrain the shipped models "
+            f"as README describes (`python -m mnist_core train --preset {name if name in SHIPPED else 'cnn'} ...`).")
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:  # Keras raises many types for bad zips, configs and weights
+        raise ModelLoadError(
+            f"{path} is not a readable Keras model ({type(exc).__name__}: {str(exc)[:200]}). "
+            f"Delete it, or save it again from the Train page.") from exc
+    shape = tuple(model.input_shape[1:]) if hasattr(model, "input_shape") else None
+    if shape != (28, 28) or tuple(model.output_shape[1:]) != (10,):
+        raise ModelLoadError(
+            f"{path} is a Keras model, but not an MNIST classifier of this app "
+            f"(input {shape}, output {model.output_shape[1:]}; expected (28, 28) → (10,)).")
+    return model
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write through a temp file in the same folder, then rename: never a half-written file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; saved models are shared files
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_model(model, name: str, card: dict, directory: Path | None = None,
+               overwrite: bool = False, allow_shipped: bool = False) -> Path:
+    """Save NAME.keras and NAME.json atomically. Refuses to overwrite unless asked, and never
+    overwrites a shipped model unless allow_shipped (the retraining recipe)."""
+    import keras
+    import numpy
+    import tensorflow
+
+    directory = directory or models_dir()
+    name = sanitize_name(name)
+    path = model_path(name, directory)
+    if name in SHIPPED and not allow_shipped:
+        raise ModelNameError(f"'{name}' is a shipped model and is not overwritten from here; choose another name.")
+    if path.exists() and not overwrite:
+        raise ModelNameError(f"A model named '{name}' already exists; choose another name.")
+    directory.mkdir(parents=True, exist_ok=True)
+    full_card = {
+        "name": name,
+        **card,
+        "saved": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "versions": {"python": platform.python_version(), "tensorflow": tensorflow.__version__,
+                     "keras": keras.__version__, "numpy": numpy.__version__},
+    }
+    # A clone without the optimizer: Adam's two moment slots would triple the file for nothing.
+    bare = keras.models.clone_model(model)
+    bare.set_weights(model.get_weights())
+    _atomic_write(path, lambda tmp: bare.save(tmp))
+    _atomic_write(card_path(name, directory),
+                  lambda tmp: Path(tmp).write_text(json.dumps(full_card, indent=2, default=float) + "\n"))
+    return path
+
+
+def delete_model(name: str, directory: Path | None = None) -> None:
+    if name in SHIPPED:
+        raise ModelNameError(f"'{name}' is a shipped model and cannot be deleted from the app.")
+    model_path(name, directory).unlink(missing_ok=True)
+    card_path(name, directory).unlink(missing_ok=True)

@@ -1,0 +1,111 @@
+"""Confusion matrix: where each model errs, and what those errors look like."""
+
+import numpy as np
+import streamlit as st
+
+from mnist_core import charts, evaluation
+from pages import common
+
+GALLERY_COLUMNS = 10
+
+st.title("Where the models err")
+ds = common.dataset()
+kinds = common.selected_kinds()
+
+# One model per family the global toggle shows; any saved model of that family can be picked.
+chosen = {}
+pickers = st.columns(len(kinds) + 1)
+for column, kind in zip(pickers, kinds):
+    names = common.models_of_kind(kind) or [kind]
+    chosen[kind] = column.selectbox(f"{common.KIND_LABEL[kind]} model", names, key=f"confusion_model_{kind}")
+normalise = pickers[-1].segmented_control("Cells show", ["counts", "row %"], default="counts",
+                                          key="confusion_normalise") == "row %"
+
+results = {kind: common.evaluation_of(name) for kind, name in chosen.items()}
+results = {kind: result for kind, result in results.items() if result is not None}
+if not results:
+    st.stop()
+
+
+def gallery(indices: np.ndarray, result: evaluation.Evaluation, others: dict | None = None,
+            limit: int = 30) -> None:
+    """Test images in a grid, each captioned with the truth and the model's answer and confidence."""
+    if len(indices) == 0:
+        st.caption("No images here.")
+        return
+    grid = st.columns(GALLERY_COLUMNS)
+    for i, index in enumerate(indices[:limit]):
+        p = result.probabilities[index]
+        caption = f"#{index} · true {result.labels[index]} · said {int(np.argmax(p))} ({p.max():.0%})"
+        for label, other in (others or {}).items():
+            q = other.probabilities[index]
+            caption += f" · {label} {int(np.argmax(q))} ({q.max():.0%})"
+        grid[i % GALLERY_COLUMNS].image(charts.enlarge(ds.x_test[index], 3), caption=caption, width="stretch")
+    if len(indices) > limit:
+        st.caption(f"Showing {limit} of {len(indices):,}.")
+
+
+def matrix_panel(kind: str, result: evaluation.Evaluation) -> None:
+    label = f"{common.KIND_LABEL[kind]} · {chosen[kind]}"
+    st.metric(f"{label} · test accuracy", common.percent(result.accuracy),
+              f"{result.errors} errors of {len(result.labels):,}", delta_color="off")
+    event = st.plotly_chart(charts.confusion_heatmap(result.matrix, normalise), width="stretch",
+                            key=f"matrix_{kind}", on_select="rerun", selection_mode="points")
+    points = (event or {}).get("selection", {}).get("points", []) if event else []
+    if points:  # a click on a cell picks it in the selectors below (they also work alone)
+        st.session_state.cell_actual = str(points[0]["y"])
+        st.session_state.cell_predicted = str(points[0]["x"])
+        st.session_state.cell_kind = kind
+
+
+columns = st.columns(len(results))
+for column, (kind, result) in zip(columns, results.items()):
+    with column:
+        matrix_panel(kind, result)
+
+st.subheader("The images in one cell")
+st.caption("Click a cell of a matrix, or pick it here. Off the diagonal: the most confident mistakes first. "
+           "On the diagonal: the correct answers the model was least sure of.")
+st.session_state.setdefault("cell_actual", "4")
+st.session_state.setdefault("cell_predicted", "9")
+if st.session_state.get("cell_kind") not in results:
+    st.session_state.cell_kind = next(iter(results))
+pick = st.columns([1, 1, 1, 3])
+pick[0].selectbox("Actual", charts.DIGITS, key="cell_actual")
+pick[1].selectbox("Predicted", charts.DIGITS, key="cell_predicted")
+pick[2].selectbox("Model", list(results), key="cell_kind", format_func=lambda k: common.KIND_LABEL[k])
+actual, predicted = int(st.session_state.cell_actual), int(st.session_state.cell_predicted)
+cell_kind = st.session_state.cell_kind
+cell = evaluation.cell_indices(results[cell_kind], actual, predicted)
+pick[3].markdown(f"**{common.KIND_LABEL[cell_kind]}**: {len(cell):,} test images are a **{actual}** "
+                 f"predicted as **{predicted}**.")
+others = {common.KIND_LABEL[k]: r for k, r in results.items() if k != cell_kind}
+gallery(cell, results[cell_kind], others)
+
+st.subheader("Per-class figures")
+columns = st.columns(len(results))
+for column, (kind, result) in zip(columns, results.items()):
+    with column:
+        metrics = evaluation.per_class_metrics(result.matrix)
+        st.markdown(f"**{common.KIND_LABEL[kind]} · {chosen[kind]}**: accuracy {result.accuracy:.2%}")
+        st.plotly_chart(charts.per_class_bars(metrics), width="stretch", key=f"per_class_{kind}")
+        st.dataframe(metrics.style.format({"precision": "{:.2%}", "recall": "{:.2%}", "f1": "{:.2%}"}),
+                     hide_index=True, width="stretch")
+
+st.subheader("Most confident mistakes")
+for kind, result in results.items():
+    st.markdown(f"**{common.KIND_LABEL[kind]} · {chosen[kind]}**: wrong, and sure of it")
+    gallery(evaluation.most_confident_mistakes(result, 20), result, limit=20)
+
+if {"ann", "cnn"} <= results.keys():
+    st.subheader("Where the two disagree")
+    ann, cnn = results["ann"], results["cnn"]
+    cnn_only = evaluation.right_here_wrong_there(cnn, ann)
+    ann_only = evaluation.right_here_wrong_there(ann, cnn)
+    st.markdown(f"The CNN gets **{len(cnn_only)}** test digits right that the ANN gets wrong; the reverse "
+                f"happens **{len(ann_only)}** times. Captions: what the ANN said, then the CNN.")
+    left, right = st.tabs([f"CNN right, ANN wrong ({len(cnn_only)})", f"ANN right, CNN wrong ({len(ann_only)})"])
+    with left:
+        gallery(cnn_only, ann, {"CNN": cnn})
+    with right:
+        gallery(ann_only, ann, {"CNN": cnn})

@@ -1,0 +1,51 @@
+"""Home: what the demo shows, the dataset's status, and the shipped models."""
+
+import pandas as pd
+import streamlit as st
+
+from mnist_core import models
+from pages import common
+
+st.title("✍️ MNIST: ANN vs CNN, live")
+st.markdown(
+    "Two kinds of neural network learn the same 70,000 handwritten digits. The **ANN** (a plain "
+    "multi-layer perceptron) sees an image as 784 unrelated numbers; the **CNN** (a convolutional "
+    "network) slides small filters over it and so sees strokes, corners and loops wherever they are. "
+    "Look at the data, train both live and watch their curves grow, find where each one errs, "
+    "then draw a digit and see both answer side by side."
+)
+
+ds = common.dataset()
+st.subheader("Dataset")
+cols = st.columns(4)
+cols[0].metric("Training images", f"{len(ds.x_train):,}")
+cols[1].metric("Test images", f"{len(ds.x_test):,}")
+cols[2].metric("Image", "28 × 28, 0–255")
+cols[3].metric("Checksums", "SHA-256 ✓")
+st.caption(f"Loaded from **{ds.source}**, cached in `{ds.directory}`; all four IDX files match their "
+           "published SHA-256 sums.")
+
+st.subheader("Shipped models")
+kinds = common.selected_kinds()
+columns = st.columns(len(kinds))
+for column, kind in zip(columns, kinds):
+    with column:
+        classifier = common.classifier(kind)
+        if classifier is None:
+            continue
+        card = classifier.card
+        label = common.KIND_LABEL[kind]
+        st.metric(f"{label} · test accuracy", common.percent(card.get("test_accuracy")),
+                  help="Measured on the 10,000 MNIST test images when the model was trained.")
+        st.caption(models.PRESETS[kind].description)
+        st.markdown(f"**{classifier.model.count_params():,} parameters** · trained "
+                    f"{card.get('epochs_run', '?')} epochs in {card.get('training_seconds', '?')} s")
+        with st.expander(f"{label} architecture, layer by layer"):
+            st.dataframe(pd.DataFrame(models.layer_table(classifier.model)), hide_index=True, width="stretch")
+
+st.subheader("Where next")
+links = st.columns(4)
+links[0].page_link("pages/dataset.py", label="Look at the digits", icon=":material/grid_view:")
+links[1].page_link("pages/train.py", label="Train a network live", icon=":material/monitoring:")
+links[2].page_link("pages/confusion.py", label="See where models err", icon=":material/grid_on:")
+links[3].page_link("pages/draw.py", label="Draw a digit", icon=":material/draw:")
