@@ -22,18 +22,14 @@ DOT_FILL = 0.6  # a roundish blob filling over 60% of its box is a dot, not a di
 
 
 def ink_from_rgba(rgba: np.ndarray) -> np.ndarray:
-    """Ink in [0, 1] from an (H, W, 4) uint8 image: light strokes on a dark or transparent
-    background, or dark strokes on a light opaque one (detected from the background)."""
+    """Ink in [0, 1] from an (H, W, 4) uint8 image: light strokes on a dark or transparent background.
+    (No guessing of dark-on-light: a canvas flooded with white ink would read as empty paper.)"""
     rgba = np.asarray(rgba)
     if rgba.ndim != 3 or rgba.shape[2] not in (3, 4) or rgba.shape[0] < 2 or rgba.shape[1] < 2:
         raise ValueError(f"expected an (H, W, 4) RGBA image, got shape {rgba.shape}")
     rgb = rgba[..., :3].astype(np.float32) / 255.0
     alpha = rgba[..., 3].astype(np.float32) / 255.0 if rgba.shape[2] == 4 else np.ones(rgba.shape[:2], np.float32)
     luminance = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
-    opaque = alpha > 0.5
-    # Light opaque background (paper-like): ink is darkness instead of lightness.
-    if opaque.mean() > 0.5 and np.median(luminance[opaque]) > 0.5:
-        luminance = 1.0 - luminance
     return np.clip(luminance * alpha, 0.0, 1.0)
 
 

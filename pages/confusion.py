@@ -48,7 +48,7 @@ def gallery(indices: np.ndarray, result: evaluation.Evaluation, others: dict | N
 def matrix_panel(kind: str, result: evaluation.Evaluation) -> None:
     label = f"{common.KIND_LABEL[kind]} · {chosen[kind]}"
     st.metric(f"{label} · test accuracy", common.percent(result.accuracy),
-              f"{result.errors} errors of {len(result.labels):,}", delta_color="off")
+              f"{result.errors} errors of {len(result.labels):,}", delta_color="off", delta_arrow="off")
     event = st.plotly_chart(charts.confusion_heatmap(result.matrix, normalise), width="stretch",
                             key=f"matrix_{kind}", on_select="rerun", selection_mode="points")
     points = (event or {}).get("selection", {}).get("points", []) if event else []

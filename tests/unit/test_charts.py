@@ -1,0 +1,75 @@
+import numpy as np
+import pandas as pd
+
+from mnist_core import charts, evaluation
+
+
+def test_digit_heatmap_shows_0_to_255_with_colorbar_and_pixel_hover():
+    image = np.arange(784, dtype=np.uint16).reshape(28, 28) % 256
+    fig = charts.digit_heatmap(image.astype(np.uint8))
+    trace = fig.data[0]
+    assert trace.type == "heatmap" and (trace.zmin, trace.zmax) == (0, 255)
+    assert np.asarray(trace.z).shape == (28, 28) and "value %{z}" in trace.hovertemplate
+    assert fig.layout.yaxis.autorange == "reversed"  # row 0 at the top, like imshow
+
+
+def test_float_images_are_shown_as_0_to_255():
+    fig = charts.digit_heatmap(np.full((28, 28), 0.5, np.float32))
+    assert np.asarray(fig.data[0].z).max() == 128
+
+
+def test_class_distribution_has_train_and_test_counts():
+    fig = charts.class_distribution(np.array([0, 0, 1]), np.array([1]))
+    assert [t.name.split()[0] for t in fig.data] == ["train", "test"]
+    assert list(fig.data[0].y[:2]) == [2, 1] and list(fig.data[1].y[:2]) == [0, 1]
+
+
+def test_image_grid_has_one_heatmap_per_image_and_one_colour_range():
+    fig = charts.image_grid(np.random.default_rng(0).random((10, 28, 28)), [str(d) for d in range(10)], zmax=1)
+    assert len(fig.data) == 10 and {t.zmax for t in fig.data} == {1}
+
+
+def test_probability_bars_highlight_the_winner_on_a_fixed_axis():
+    p = np.array([0.01, 0.02, 0.9, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01])
+    fig = charts.probability_bars(p, "#123456")
+    colors = list(fig.data[0].marker.color)
+    assert colors[2] == "#123456" and colors.count("#123456") == 1
+    assert tuple(fig.layout.yaxis.range) == (0, 1.15)
+
+
+def test_training_curves_draw_train_solid_and_validation_dashed_per_run():
+    records = [{"epoch": 1, "loss": 0.5, "accuracy": 0.8, "val_loss": 0.4, "val_accuracy": 0.85},
+               {"epoch": 2, "loss": 0.3, "accuracy": 0.9, "val_loss": 0.35, "val_accuracy": 0.88}]
+    no_val = [{"epoch": 1, "loss": 0.2, "accuracy": 0.95, "val_loss": None, "val_accuracy": None}]
+    fig = charts.training_curves([{"label": "ann", "color": "#f00", "records": records},
+                                  {"label": "cnn", "color": "#00f", "records": no_val}])
+    names = [t.name for t in fig.data]
+    assert names.count("ann · train") == 2 and names.count("ann · validation") == 2
+    assert "cnn · validation" not in names
+    assert {t.line.dash for t in fig.data if t.name.endswith("validation")} == {"dash"}
+    assert list(fig.data[0].y) == [0.5, 0.3]
+
+
+def test_confusion_heatmap_separates_the_diagonal_and_has_clickable_cells():
+    matrix = evaluation.confusion_matrix(np.repeat(np.arange(10), 10), np.repeat(np.arange(10), 10))
+    matrix[3, 5] = 4
+    fig = charts.confusion_heatmap(matrix)
+    errors, correct, cells = fig.data
+    assert np.isnan(np.asarray(errors.z, float)[3, 3]) and np.asarray(errors.z)[3, 5] == 4
+    assert np.asarray(correct.z)[3, 3] == 10 and np.isnan(np.asarray(correct.z, float)[3, 5])
+    assert cells.type == "scatter" and len(cells.x) == 100
+    assert list(cells.customdata[35][:1]) == [4]  # actual 3, predicted 5
+    rates = charts.confusion_heatmap(matrix, normalise=True)
+    assert rates.data[1].text[3][3] == "71.4%"
+
+
+def test_per_class_bars_zoom_to_the_differences():
+    metrics = pd.DataFrame({"digit": range(10), "precision": [0.99] * 10, "recall": [0.97] * 10, "f1": [0.98] * 10})
+    fig = charts.per_class_bars(metrics)
+    assert len(fig.data) == 3 and fig.layout.yaxis.range[0] > 0.9
+
+
+def test_enlarge_keeps_pixels_crisp():
+    image = np.array([[0, 255], [255, 0]], np.uint8)
+    big = charts.enlarge(image, 3)
+    assert big.shape == (6, 6) and big[:3, :3].max() == 0 and big[:3, 3:].min() == 255
