@@ -134,8 +134,9 @@ def save_model(model, name: str, card: dict, directory: Path | None = None,
         "versions": {"python": platform.python_version(), "tensorflow": tensorflow.__version__,
                      "keras": keras.__version__, "numpy": numpy.__version__},
     }
-    # A clone without the optimizer: Adam's two moment slots would triple the file for nothing.
-    bare = keras.models.clone_model(model)
+    # An uncompiled copy: Adam's two moment slots would triple the file for nothing
+    # (keras.models.clone_model would compile the copy and keep them).
+    bare = type(model).from_config(model.get_config())
     bare.set_weights(model.get_weights())
     _atomic_write(path, lambda tmp: bare.save(tmp))
     _atomic_write(card_path(name, directory),

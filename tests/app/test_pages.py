@@ -21,7 +21,7 @@ def open_page(page: str, toggle: str | None = None) -> AppTest:
         # Set through session state: AppTest drops sidebar widgets on reruns of an st.navigation app.
         at.session_state["model_toggle"] = toggle
     at.run()
-    if page != "pages/home.py":
+    if page != "app_pages/home.py":
         at.switch_page(page).run()
     assert not at.exception, at.exception
     return at
@@ -37,7 +37,7 @@ def metric(at: AppTest, label_part: str):
 
 
 def test_home_shows_dataset_status_and_both_shipped_models():
-    at = open_page("pages/home.py")
+    at = open_page("app_pages/home.py")
     assert metric(at, "Training images").value == "60,000"
     assert metric(at, "Test images").value == "10,000"
     ann, cnn = metric(at, "ANN · test accuracy"), metric(at, "CNN · test accuracy")
@@ -45,7 +45,7 @@ def test_home_shows_dataset_status_and_both_shipped_models():
 
 
 def test_home_honours_the_global_toggle():
-    at = open_page("pages/home.py", toggle="CNN")
+    at = open_page("app_pages/home.py", toggle="CNN")
     labels = [m.label for m in at.metric]
     assert any("CNN" in label for label in labels) and not any("ANN" in label for label in labels)
 
@@ -82,14 +82,14 @@ grid_captions = image_captions
 
 
 def test_dataset_filter_shows_only_that_digit():
-    at = open_page("pages/dataset.py")
+    at = open_page("app_pages/dataset.py")
     at.segmented_control(key="dataset_digit").set_value("7").run()
     captions = grid_captions(at)
     assert len(captions) == 40 and all(c.endswith("· 7") for c in captions)
 
 
 def test_dataset_paging_moves_to_the_next_images():
-    at = open_page("pages/dataset.py")
+    at = open_page("app_pages/dataset.py")
     first = grid_captions(at)
     assert first[0].startswith("#0 ·")
     at.number_input(key="dataset_page").set_value(2).run()
@@ -98,7 +98,7 @@ def test_dataset_paging_moves_to_the_next_images():
 
 
 def test_dataset_jump_to_index_and_out_of_range_message():
-    at = open_page("pages/dataset.py")
+    at = open_page("app_pages/dataset.py")
     at.number_input(key="dataset_jump").set_value(1234).run()
     assert grid_captions(at)[0].startswith("#1234 ·")
     assert "Index 1,234" in at.success[0].value
@@ -110,7 +110,7 @@ def test_dataset_jump_to_index_and_out_of_range_message():
 
 
 def test_dataset_test_split_and_shuffle():
-    at = open_page("pages/dataset.py")
+    at = open_page("app_pages/dataset.py")
     at.segmented_control(key="dataset_split").set_value("test").run()
     assert "10,000 test images" in at.caption[-1].value or any("10,000 test images" in c.value for c in at.caption)
     before = grid_captions(at)
@@ -139,7 +139,7 @@ def fake_canvas(monkeypatch, mnist):
 
 
 def test_draw_page_invites_drawing_before_any_stroke(fake_canvas):
-    at = open_page("pages/draw.py")
+    at = open_page("app_pages/draw.py")
     assert metric(at, "ANN").value == "—" and metric(at, "CNN").value == "—"
     assert any("Draw a digit" in i.value for i in at.info)
 
@@ -147,7 +147,7 @@ def test_draw_page_invites_drawing_before_any_stroke(fake_canvas):
 def test_draw_page_both_models_answer_a_drawn_digit(fake_canvas, mnist):
     (_, _), (x_test, y_test) = mnist
     fake_canvas["image"] = synthetic.redraw(x_test[0], np.random.default_rng(0))  # a 7
-    at = open_page("pages/draw.py")
+    at = open_page("app_pages/draw.py")
     assert metric(at, "ANN").value == str(y_test[0]) and metric(at, "CNN").value == str(y_test[0])
     assert "sure" in metric(at, "CNN").delta
     assert "Both models say" in at.success[0].value
@@ -158,21 +158,21 @@ def test_draw_page_a_dot_asks_for_a_whole_digit(fake_canvas):
     rgba[..., 3] = 255
     rgba[150:156, 150:156, :3] = 255
     fake_canvas["image"] = rgba
-    at = open_page("pages/draw.py")
+    at = open_page("app_pages/draw.py")
     assert metric(at, "ANN").value == "—"
     assert any("dot" in i.value for i in at.info)
 
 
 def test_draw_page_naive_comparison(fake_canvas, mnist):
     fake_canvas["image"] = synthetic.redraw(mnist[1][0][1], np.random.default_rng(0))
-    at = open_page("pages/draw.py")
+    at = open_page("app_pages/draw.py")
     at.toggle(key="compare_naive").set_value(True).run()
     assert not at.exception
     assert len(at.dataframe) == 1
 
 
 def test_draw_page_honours_the_toggle(fake_canvas):
-    at = open_page("pages/draw.py", toggle="ANN")
+    at = open_page("app_pages/draw.py", toggle="ANN")
     labels = [m.label for m in at.metric]
     assert any("ANN" in label for label in labels) and not any("CNN" in label for label in labels)
 
@@ -182,7 +182,7 @@ def test_draw_page_honours_the_toggle(fake_canvas):
 
 @pytest.mark.parametrize("toggle", ["ANN", "CNN", "Both"])
 def test_confusion_page_renders_for_each_toggle(toggle):
-    at = open_page("pages/confusion.py", toggle=toggle)
+    at = open_page("app_pages/confusion.py", toggle=toggle)
     labels = [m.label for m in at.metric if "test accuracy" in m.label]
     assert len(labels) == (2 if toggle == "Both" else 1)
     if toggle == "Both":
@@ -193,7 +193,7 @@ def test_confusion_page_cell_lists_the_right_images(mnist):
     from mnist_core import evaluation
     from mnist_core.inference import load_classifier
 
-    at = open_page("pages/confusion.py", toggle="ANN")
+    at = open_page("app_pages/confusion.py", toggle="ANN")
     at.selectbox(key="cell_actual").set_value("4").run()
     at.selectbox(key="cell_predicted").set_value("9").run()
     result = evaluation.evaluate(load_classifier("ann"), mnist[1][0], mnist[1][1])
@@ -226,7 +226,7 @@ def start_tiny_run(at: AppTest, epochs=2):
 
 
 def test_train_page_runs_a_tiny_run_to_test_accuracy(models_dir):
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     start_tiny_run(at)
     assert not at.error, at.error[0].value if at.error else ""
     assert wait_for(at, lambda a: any(m.label == "Test accuracy" for m in a.metric))
@@ -240,7 +240,7 @@ def test_train_page_runs_a_tiny_run_to_test_accuracy(models_dir):
 
 
 def test_train_page_stop_ends_the_run_and_keeps_the_model():
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     start_tiny_run(at, epochs=150)
     assert wait_for(at, lambda a: any(b.label == "Stop" and not b.disabled for b in a.button), 30)
     [b for b in at.button if b.label == "Stop"][0].click().run()
@@ -251,7 +251,7 @@ def test_train_page_stop_ends_the_run_and_keeps_the_model():
 
 
 def test_train_page_refuses_absurd_settings_with_the_engines_message():
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     at.selectbox(key="train_preset").set_value("seed002-ann").run()
     at.number_input(key="train_batch").set_value(0)
     at.number_input(key="train_lr").set_value(5.0)
@@ -260,7 +260,7 @@ def test_train_page_refuses_absurd_settings_with_the_engines_message():
 
 
 def test_train_page_shows_the_nan_message(monkeypatch):
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     at.selectbox(key="train_preset").set_value("seed002-ann").run()
     at.selectbox(key="train_optimizer").set_value("sgd")
     at.number_input(key="train_lr").set_value(1.0)

@@ -31,11 +31,10 @@ def test_every_page_opens_without_an_exception(page, server, path):
 
 def test_confusion_page_shows_heatmaps_and_a_click_opens_the_cell(page, server):
     open_page(page, server, "confusion")
-    charts = page.locator("[data-testid='stPlotlyChart']")
-    charts.first.wait_for(timeout=60_000)
-    assert page.locator(".js-plotly-plot .heatmaplayer").count() >= 1
+    page.locator(".js-plotly-plot .heatmaplayer").first.wait_for(timeout=90_000)
+    wait_until_idle(page)
     assert_no_exception(page)
-    # Click the CNN... first matrix's cell (actual 4, predicted 9): row 4, column 9 of a 10×10 grid.
+    # Click the first (ANN) matrix's cell (actual 4, predicted 9): row 4, column 9 of a 10×10 grid.
     plot = page.locator(".js-plotly-plot .nsewdrag").first
     box = plot.bounding_box()
     page.mouse.click(box["x"] + box["width"] * 9.5 / 10, box["y"] + box["height"] * 4.5 / 10)
@@ -106,6 +105,7 @@ def test_drawing_1_0_7_with_the_mouse_gets_both_models_right(page, server, recor
         page.get_by_role("button", name=re.compile("Clear")).click()
         assert wait_for_verdicts(page, "—", timeout=10), "Clear did not empty the canvas and the verdicts"
         wait_until_idle(page)
+        page.wait_for_timeout(800)  # the fresh canvas mounts; a person takes this long to start again
     median = sorted(latencies)[1]
     record_property("stroke_to_verdict_seconds", latencies)
     print(f"\nstroke end → both verdicts on screen: {', '.join(f'{t * 1000:.0f} ms' for t in latencies)} "

@@ -73,3 +73,11 @@ def test_enlarge_keeps_pixels_crisp():
     image = np.array([[0, 255], [255, 0]], np.uint8)
     big = charts.enlarge(image, 3)
     assert big.shape == (6, 6) and big[:3, :3].max() == 0 and big[:3, 3:].min() == 255
+
+
+def test_thumbnail_pads_to_a_square_without_distorting():
+    tall = np.zeros((40, 10), np.float32)
+    tall[:, 4:6] = 1.0
+    thumb = charts.thumbnail(tall, 80)
+    assert thumb.shape == (80, 80) and thumb.dtype == np.uint8
+    assert thumb[:, :36].max() == 0 and thumb[:, 38:42].min() == 255  # the stroke stays thin and centred

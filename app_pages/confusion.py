@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from mnist_core import charts, evaluation
-from pages import common
+from app_pages import common
 
 GALLERY_COLUMNS = 10
 

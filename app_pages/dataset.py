@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from mnist_core import charts, dataset_views
-from pages import common
+from app_pages import common
 
 PAGE_SIZE = 40
 COLUMNS = 10

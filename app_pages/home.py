@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from mnist_core import models
-from pages import common
+from app_pages import common
 
 st.title("✍️ MNIST: ANN vs CNN, live")
 st.markdown(
@@ -45,7 +45,7 @@ for column, kind in zip(columns, kinds):
 
 st.subheader("Where next")
 links = st.columns(4)
-links[0].page_link("pages/dataset.py", label="Look at the digits", icon=":material/grid_view:")
-links[1].page_link("pages/train.py", label="Train a network live", icon=":material/monitoring:")
-links[2].page_link("pages/confusion.py", label="See where models err", icon=":material/grid_on:")
-links[3].page_link("pages/draw.py", label="Draw a digit", icon=":material/draw:")
+links[0].page_link("app_pages/dataset.py", label="Look at the digits", icon=":material/grid_view:")
+links[1].page_link("app_pages/train.py", label="Train a network live", icon=":material/monitoring:")
+links[2].page_link("app_pages/confusion.py", label="See where models err", icon=":material/grid_on:")
+links[3].page_link("app_pages/draw.py", label="Draw a digit", icon=":material/draw:")

@@ -7,9 +7,9 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from mnist_core import charts, preprocess
-from pages import common
+from app_pages import common
 
-CANVAS_SIZE = 320  # px; big enough for a projector, small enough to fit beside the verdicts
+CANVAS_SIZE = 300  # px; big enough for a projector, small enough to fit beside the verdicts on a laptop
 
 st.title("✍️ Draw a digit")
 st.caption("Draw one digit, 0–9, with the mouse, a finger or a pen. Each model answers when a stroke "
@@ -32,7 +32,7 @@ with st.sidebar.expander("Models on this page", expanded=False):
         chosen[kind] = st.selectbox(f"{common.KIND_LABEL[kind]} model", names, key=f"draw_model_{kind}")
 classifiers = {kind: common.classifier(name) for kind, name in chosen.items()}
 
-left, right = st.columns([1, 2], gap="large")
+left, right = st.columns([2, 3], gap="large")
 with left:
     pen = st.slider("Pen width", 8, 40, 22, 2, key="pen_width",
                     help="Thin pens give faint digits once scaled down to 28×28; around 20 works best.")
@@ -91,11 +91,10 @@ if image is not None:
              ("Longer side scaled to 20 px", steps.fitted), ("Centred by mass in 28×28: the input", image)]
     cols = st.columns(len(shown) + (1 if compare else 0))
     for col, (title, picture) in zip(cols, shown):
-        factor = max(1, 168 // max(picture.shape)) if picture.shape[0] <= 168 else 1
-        col.image(charts.enlarge(charts.to_uint8(picture), factor), caption=title, width=168)
+        col.image(charts.thumbnail(picture), caption=title, width=168)
     if compare:
         naive = preprocess.naive_resize(rgba)
-        cols[-1].image(charts.enlarge(charts.to_uint8(naive), 6), caption="Naive resize", width=168)
+        cols[-1].image(charts.thumbnail(naive), caption="Naive resize: the input", width=168)
         answers = []
         for kind, model in classifiers.items():
             if model is None:

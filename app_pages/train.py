@@ -5,7 +5,7 @@ import dataclasses
 import streamlit as st
 
 from mnist_core import charts, models, registry, training
-from pages import common
+from app_pages import common
 
 QUICK_DEMO = {"train_size": 10_000, "epochs": 3}  # finishes in well under a minute on 2 cores
 TRAIN_SIZES = [1_000, 2_000, 5_000, 10_000, 20_000, 30_000, 45_000, 60_000]
