@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from . import registry
 
@@ -44,20 +43,33 @@ def _activation(name: str) -> Op:
     raise UnsupportedLayer(f"activation {name}")
 
 
+def _im2col_index(h: int, w: int, c: int, kh: int, kw: int) -> np.ndarray:
+    """Flat indices that gather every kh×kw×c window of an (h, w, c) image into one row, rows in
+    output order and columns in the kernel's (kh, kw, c) order: one fancy-index replaces
+    sliding_window_view + transpose + copy, which matters for one image at a time."""
+    oh, ow = h - kh + 1, w - kw + 1
+    rows = (np.arange(oh)[:, None] + np.arange(kh)[None, :])  # (oh, kh)
+    cols = (np.arange(ow)[:, None] + np.arange(kw)[None, :])  # (ow, kw)
+    index = (rows[:, None, :, None, None] * w + cols[None, :, None, :, None]) * c + np.arange(c)
+    return index.reshape(oh * ow, kh * kw * c)
+
+
 def _conv2d(kernel: np.ndarray, bias: np.ndarray, padding: str) -> Op:
     kh, kw, cin, cout = kernel.shape
     matrix = np.ascontiguousarray(kernel.reshape(kh * kw * cin, cout))
+    indices: dict[tuple, np.ndarray] = {}  # per input size; filled once, then only read
 
     def conv(x):
         if padding == "same":
             x = np.pad(x, ((0, 0), ((kh - 1) // 2, kh // 2), ((kw - 1) // 2, kw // 2), (0, 0)))
         n, h, w, _ = x.shape
-        oh, ow = h - kh + 1, w - kw + 1
-        # windows: (n, oh, ow, C, kh, kw) → rows ordered like the kernel (kh, kw, C)
-        cols = sliding_window_view(x, (kh, kw), axis=(1, 2)).transpose(0, 1, 2, 4, 5, 3)
-        out = cols.reshape(n * oh * ow, kh * kw * cin) @ matrix
+        index = indices.get((h, w))
+        if index is None:
+            index = indices[(h, w)] = _im2col_index(h, w, cin, kh, kw)
+        cols = x.reshape(n, -1)[:, index]  # (n, oh*ow, kh*kw*cin)
+        out = cols @ matrix
         out += bias
-        return out.reshape(n, oh, ow, cout)
+        return out.reshape(n, h - kh + 1, w - kw + 1, cout)
     return conv
 
 
@@ -65,7 +77,13 @@ def _max_pool(size: int) -> Op:
     def pool(x):
         n, h, w, c = x.shape
         oh, ow = h // size, w // size
-        return x[:, : oh * size, : ow * size].reshape(n, oh, size, ow, size, c).max(axis=(2, 4))
+        # Elementwise maxima of the size² strided views: no reshape-reduce, 3–4× faster for one image.
+        out = x[:, 0:oh * size:size, 0:ow * size:size]
+        for i in range(size):
+            for j in range(size):
+                if i or j:
+                    out = np.maximum(out, x[:, i:oh * size:size, j:ow * size:size])
+        return out
     return pool
 
 
