@@ -104,5 +104,5 @@ if image is not None:
                             "MNIST-faithful input": f"{int(np.argmax(faithful))} ({faithful.max():.0%})",
                             "naive resize": f"{int(np.argmax(squashed))} ({squashed.max():.0%})"})
         st.dataframe(answers, hide_index=True)
-        st.caption("Measured on 10,000 MNIST test digits redrawn as canvas strokes, the naive resize costs "
-                   "the CNN tens of points of accuracy; see README's canvas benchmark.")
+        st.caption("Measured on 2,000 MNIST test digits redrawn as canvas strokes: with the naive resize the "
+                   "CNN falls from 99.3% to 78% and the ANN from 98.5% to 61% (README, canvas benchmark).")
