@@ -29,21 +29,11 @@ def dataset():
         st.stop()
 
 
-@st.cache_resource(show_spinner="Loading model …", max_entries=32)
-def _classifier(name: str, file_hash: str) -> Classifier:
-    # Keyed by the file's content hash: a model re-saved under the same name is reloaded.
-    return load_classifier(name)
-
-
 def classifier(name: str) -> Classifier | None:
     """The named model, or None after showing an error that names the file and the fix."""
     try:
-        return _classifier(name, registry.file_hash(name))
-    except FileNotFoundError:
-        st.error(f"Model **{name}** is missing from trained_models/. Retrain it as README describes "
-                 f"(`python -m mnist_core train --preset {name if name in registry.SHIPPED else 'cnn'} "
-                 f"--overwrite`) or pick another model.", icon=":material/error:")
-    except registry.ModelLoadError as exc:
+        return load_classifier(name)  # cached per file version inside mnist_core
+    except registry.ModelLoadError as exc:  # missing, corrupt or foreign: the message names the fix
         st.error(str(exc), icon=":material/error:")
     return None
 
@@ -82,7 +72,7 @@ def model_toggle() -> None:
 def test_predictions(name: str, file_hash: str) -> np.ndarray:
     """(10000, 10) probabilities of a model on the test set, cached by the file's content hash."""
     ds = dataset()
-    return evaluation.evaluate(_classifier(name, file_hash), ds.x_test, ds.y_test).probabilities
+    return evaluation.evaluate(load_classifier(name), ds.x_test, ds.y_test).probabilities
 
 
 def evaluation_of(name: str) -> evaluation.Evaluation | None:

@@ -74,13 +74,13 @@ with right:
             st.success(f"Both models say **{a}**.", icon=":material/handshake:")
         else:
             st.warning(f"They disagree: the ANN says **{a}**, the CNN says **{c}**.", icon=":material/balance:")
-    elif image is None and rgba is not None and steps is not None and steps.box is not None:
+    elif steps is not None and image is None and steps.box is not None:
         st.info("That looks like a dot or a speck. Draw a whole digit, as large as you like.", icon=":material/edit:")
     if image is None:
         st.info("Draw a digit on the black canvas to see the models answer.", icon=":material/arrow_back:")
     elif probabilities:
         st.caption(f"Preprocessing {prep_ms:.1f} ms · {len(probabilities)} model(s) {model_ms:.2f} ms")
-    if rgba is not None and preprocess.ink_fraction(rgba) > 0.5:
+    if steps is not None and steps.ink_fraction > 0.5:
         st.warning("The canvas is mostly ink, so no digit shape is left to see. Press **Clear** and "
                    "draw one digit.", icon=":material/water:")
 
@@ -96,10 +96,8 @@ if image is not None:
         naive = preprocess.naive_resize(rgba)
         cols[-1].image(charts.thumbnail(naive), caption="Naive resize: the input", width=168)
         answers = []
-        for kind, model in classifiers.items():
-            if model is None:
-                continue
-            faithful, squashed = model.predict_proba(image[None])[0], model.predict_proba(naive[None])[0]
+        for kind, faithful in probabilities.items():
+            squashed = classifiers[kind].predict_proba(naive[None])[0]
             answers.append({"model": f"{common.KIND_LABEL[kind]} · {chosen[kind]}",
                             "MNIST-faithful input": f"{int(np.argmax(faithful))} ({faithful.max():.0%})",
                             "naive resize": f"{int(np.argmax(squashed))} ({squashed.max():.0%})"})

@@ -52,7 +52,7 @@ with st.container(border=True):
     row = st.columns(7)
     row[0].number_input("Epochs", step=1, key="train_epochs", disabled=active)
     row[1].number_input("Batch size", step=16, key="train_batch", disabled=active)
-    row[2].number_input("Learning rate", step=0.0005, format="%.4f", key="train_lr", disabled=active)
+    row[2].number_input("Learning rate", step=0.0005, format="%g", key="train_lr", disabled=active)
     row[3].selectbox("Optimiser", models.OPTIMIZERS, key="train_optimizer", disabled=active)
     row[4].select_slider("Training images", TRAIN_SIZES, key="train_size", disabled=active,
                          format_func=lambda n: f"{n:,}")

@@ -19,7 +19,8 @@ def color_for(kind: str | None, index: int = 0) -> str:
 
 
 def _layout(fig: go.Figure, height: int, title: str | None = None) -> go.Figure:
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+    room = title or fig.layout.annotations  # subplot titles are annotations and need the top margin too
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40 if room else 10, b=10),
                       title=dict(text=title) if title else None)
     return fig
 

@@ -129,9 +129,9 @@ def compile_numpy(model) -> list[Op]:
                        "padding": cfg.get("padding", "valid"), "activation": cfg["activation"]}
             _activation(cfg["activation"])  # fail early on an unknown activation
         elif kind == "BatchNormalization":
-            gamma, beta, mean, var = (weights if cfg["scale"] and cfg["center"] else None) or ([None] * 4)
-            if gamma is None or cfg["axis"] not in (-1, [-1], [3], 3, [1], 1):
+            if not (cfg["scale"] and cfg["center"]) or cfg["axis"] not in (-1, [-1], [3], 3, [1], 1):
                 raise UnsupportedLayer(f"{layer.name}: batch norm without scale/center or on another axis")
+            gamma, beta, mean, var = weights
             scale = gamma / np.sqrt(var + cfg["epsilon"])
             shift = beta - mean * scale
             if pending is not None and pending["activation"] == "linear":

@@ -109,6 +109,10 @@ class Steps:
     padded: np.ndarray | None
     result: np.ndarray | None  # the (28, 28) input, or None when nothing digit-like is drawn
 
+    @property
+    def ink_fraction(self) -> float:
+        return _covered(self.ink)
+
 
 def preprocess_steps(rgba: np.ndarray) -> Steps:
     ink = ink_from_rgba(rgba)
@@ -135,6 +139,10 @@ def naive_resize(rgba: np.ndarray) -> np.ndarray | None:
     return np.clip(np.asarray(small, np.float32), 0.0, 1.0)
 
 
+def _covered(ink: np.ndarray) -> float:
+    return float((ink > INK_THRESHOLD).mean())
+
+
 def ink_fraction(rgba: np.ndarray) -> float:
     """Share of the canvas covered by ink: a flood of ink gets a gentle note on the page."""
-    return float((ink_from_rgba(rgba) > INK_THRESHOLD).mean())
+    return _covered(ink_from_rgba(rgba))

@@ -66,13 +66,22 @@ def read_card(name: str, directory: Path | None = None) -> dict:
         return {}
 
 
+_hashes: dict[tuple, str] = {}  # (path, mtime, size) → digest: pages ask on every rerun
+
+
 def file_hash(name: str, directory: Path | None = None) -> str:
-    """SHA-256 of the model file: the key for anything cached about this model."""
-    digest = hashlib.sha256()
-    with open(model_path(name, directory), "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """SHA-256 of the model file: the key for anything cached about this model. Read once per
+    file version, so asking on every rerun costs a stat, not a 2 MB read."""
+    path = model_path(name, directory)
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _hashes:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        _hashes[key] = digest.hexdigest()
+    return _hashes[key]
 
 
 def load_model(name: str, directory: Path | None = None):

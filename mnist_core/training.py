@@ -11,6 +11,7 @@ import uuid
 from collections import OrderedDict
 from typing import Callable
 
+import keras
 import numpy as np
 
 from . import models
@@ -132,8 +133,6 @@ def active_runs() -> list["TrainingRun"]:
 
 def _augmenter(seed: int):
     """Small shifts, rotations and zooms: MNIST digits vary this much, drawn digits more."""
-    import keras
-
     return keras.Sequential([
         keras.layers.RandomRotation(0.04, fill_mode="constant", seed=seed),
         keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed + 1),
@@ -275,8 +274,6 @@ class TrainingRun:
         return fit, val, len(x_fit)
 
     def _compile(self, model, steps_per_epoch: int) -> None:
-        import keras
-
         c, p = self.config, self.preset
         lr = c.learning_rate
         if p.cosine_decay:
@@ -290,8 +287,6 @@ class TrainingRun:
         model.compile(optimizer=optimizer, loss=p.loss, metrics=["accuracy"])
 
     def _fit(self) -> None:
-        import keras
-
         c = self.config
         keras.utils.set_random_seed(c.seed)
         fit_ds, val_ds, n_fit = self._datasets()
@@ -307,12 +302,7 @@ class TrainingRun:
         return float(np.mean(np.argmax(probabilities, axis=1) == self._y_test))
 
 
-def _make_callback_base():
-    import keras
-    return keras.callbacks.Callback
-
-
-class _RecordingCallback(_make_callback_base()):
+class _RecordingCallback(keras.callbacks.Callback):
     """Turns Keras events into records, and the run's Stop/NaN checks into stop_training."""
 
     def __init__(self, run: TrainingRun, steps: int, n_fit: int, val_ds):

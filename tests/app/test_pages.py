@@ -78,29 +78,27 @@ def image_captions(at: AppTest) -> list[str]:
     return [caption for image in at.get("image") for caption in image.captions]
 
 
-grid_captions = image_captions
-
 
 def test_dataset_filter_shows_only_that_digit():
     at = open_page("app_pages/dataset.py")
     at.segmented_control(key="dataset_digit").set_value("7").run()
-    captions = grid_captions(at)
+    captions = image_captions(at)
     assert len(captions) == 40 and all(c.endswith("· 7") for c in captions)
 
 
 def test_dataset_paging_moves_to_the_next_images():
     at = open_page("app_pages/dataset.py")
-    first = grid_captions(at)
+    first = image_captions(at)
     assert first[0].startswith("#0 ·")
     at.number_input(key="dataset_page").set_value(2).run()
-    second = grid_captions(at)
+    second = image_captions(at)
     assert second[0].startswith("#40 ·") and not set(first) & set(second)
 
 
 def test_dataset_jump_to_index_and_out_of_range_message():
     at = open_page("app_pages/dataset.py")
     at.number_input(key="dataset_jump").set_value(1234).run()
-    assert grid_captions(at)[0].startswith("#1234 ·")
+    assert image_captions(at)[0].startswith("#1234 ·")
     assert "Index 1,234" in at.success[0].value
     at.number_input(key="dataset_jump").set_value(60000).run()
     assert not at.exception
@@ -113,9 +111,9 @@ def test_dataset_test_split_and_shuffle():
     at = open_page("app_pages/dataset.py")
     at.segmented_control(key="dataset_split").set_value("test").run()
     assert "10,000 test images" in at.caption[-1].value or any("10,000 test images" in c.value for c in at.caption)
-    before = grid_captions(at)
+    before = image_captions(at)
     at.button[0].click().run()  # Shuffle
-    assert grid_captions(at) != before
+    assert image_captions(at) != before
 
 
 # ------------------------------------------------------------------ Draw

@@ -120,7 +120,11 @@ def test_quick_demo_training_shows_curves_and_test_accuracy(page, server):
     page.get_by_role("button", name=re.compile("Start training")).click()
     page.get_by_role("button", name=re.compile("Stop")).wait_for(timeout=30_000)
     metric = page.locator("[data-testid='stMetric']").filter(has_text="Test accuracy")
-    metric.wait_for(timeout=300_000)
+    try:
+        metric.wait_for(timeout=300_000)
+    except Exception:
+        screenshot(page, "train-timeout")  # what the page showed instead, for the CI log reader
+        raise
     elapsed = time.perf_counter() - started
     wait_until_idle(page)
     page.wait_for_timeout(1000)
