@@ -12,6 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "tests" / "e2e" / "screenshots"
+SERVER_LOG = SCREENSHOTS / "server.log"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -26,15 +27,19 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     port = free_port()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     models_dir = tmp_path_factory.mktemp("trained_models")
     for name in ("ann", "cnn"):  # the shipped models, in a folder the tests may write to
         for suffix in (".keras", ".json"):
             (models_dir / f"{name}{suffix}").write_bytes((ROOT / "trained_models" / f"{name}{suffix}").read_bytes())
     env = dict(os.environ, MNIST_MODELS_DIR=str(models_dir))
+    # The server's output goes to a file, never to an unread pipe: once a pipe's 64 KB buffer is
+    # full, every thread that logs (the training thread included) blocks for good.
+    log = SERVER_LOG.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
     while time.time() < deadline:
@@ -45,13 +50,19 @@ def server(tmp_path_factory):
             time.sleep(0.3)
     else:
         process.kill()
-        pytest.fail("Streamlit did not answer /_stcore/health within 90 s:\n" + process.stdout.read().decode()[-3000:])
+        pytest.fail("Streamlit did not answer /_stcore/health within 90 s:\n" + server_log_tail())
     yield url
     process.terminate()
     try:
         process.wait(10)
     except subprocess.TimeoutExpired:
         process.kill()
+    log.close()
+
+
+def server_log_tail(chars: int = 4000) -> str:
+    """The end of the test server's output, for a failure message."""
+    return SERVER_LOG.read_bytes()[-chars:].decode(errors="replace") if SERVER_LOG.exists() else ""
 
 
 @pytest.fixture(scope="session")

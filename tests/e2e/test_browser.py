@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from .conftest import assert_no_exception, screenshot, wait_until_idle
+from .conftest import assert_no_exception, screenshot, server_log_tail, wait_until_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -120,11 +120,15 @@ def test_quick_demo_training_shows_curves_and_test_accuracy(page, server):
     page.get_by_role("button", name=re.compile("Start training")).click()
     page.get_by_role("button", name=re.compile("Stop")).wait_for(timeout=30_000)
     metric = page.locator("[data-testid='stMetric']").filter(has_text="Test accuracy")
+    trouble = page.locator("[data-testid='stAlertContentError'], [data-testid='stException']")
     try:
-        metric.wait_for(timeout=300_000)
+        metric.or_(trouble).first.wait_for(timeout=300_000)
     except Exception:
-        screenshot(page, "train-timeout")  # what the page showed instead, for the CI log reader
-        raise
+        screenshot(page, "train-timeout")  # what the page showed instead
+        pytest.fail("Neither 'Test accuracy' nor an error within 300 s. The page said:\n"
+                    + page.locator("[data-testid='stMain']").inner_text()[:2000]
+                    + "\n--- server log ---\n" + server_log_tail())
+    assert trouble.count() == 0, f"the run failed: {trouble.first.inner_text()[:2000]}\n{server_log_tail()}"
     elapsed = time.perf_counter() - started
     wait_until_idle(page)
     page.wait_for_timeout(1000)
