@@ -49,7 +49,8 @@ def matrix_panel(kind: str, result: evaluation.Evaluation) -> None:
     label = f"{common.KIND_LABEL[kind]} · {chosen[kind]}"
     st.metric(f"{label} · test accuracy", common.percent(result.accuracy),
               f"{result.errors} errors of {len(result.labels):,}", delta_color="off", delta_arrow="off")
-    event = st.plotly_chart(charts.confusion_heatmap(result.matrix, normalise), width="stretch",
+    height = 480 if len(results) > 1 else 620  # a half-width column holds a smaller square
+    event = st.plotly_chart(charts.confusion_heatmap(result.matrix, normalise, height=height), width="stretch",
                             key=f"matrix_{kind}", on_select="rerun", selection_mode="points")
     points = (event or {}).get("selection", {}).get("points", []) if event else []
     if points:  # a click on a cell picks it in the selectors below (they also work alone)

@@ -110,8 +110,7 @@ if run is None:
 else:
     compare = st.toggle("Overlay this session's earlier runs", value=True, key="train_compare")
 
-    @st.fragment(run_every=1.0 if active else None)
-    def live_view():
+    def run_view():
         snap = run.snapshot()
         if snap.state in ("running", "evaluating"):
             p = snap.progress
@@ -132,10 +131,17 @@ else:
             st.plotly_chart(curves_figure(key, runs), width="stretch", key="training_curves")
         elif snap.state == "running":
             st.caption("The first point appears when epoch 1 ends.")
-        if run.is_active is False and active:
-            st.rerun(scope="app")  # the run ended: show the result and the save form
+        if active and not run.is_active:
+            st.rerun(scope="app")  # the run ended: one full rerun shows the result and the save form
 
-    live_view()
+    # Only a live run is polled, by a fragment in a container of its own. The finished page draws the
+    # same view without a fragment, so a poll still in flight when the run ends finds no fragment
+    # to rerun and cannot redraw over the result (seen in Chromium: the metrics vanished).
+    with st.container():
+        if active:
+            st.fragment(run_every=1.0)(run_view)()
+        else:
+            run_view()
     snap = run.snapshot()
     if snap.state == "failed":
         st.error(snap.message, icon=":material/error:")
@@ -147,7 +153,9 @@ else:
         cols[0].metric("Test accuracy", common.percent(snap.test_accuracy),
                        help="On the 10,000 MNIST test images the network never trained on.")
         last = snap.records[-1] if snap.records else None
-        cols[1].metric("Train accuracy", common.percent(last.accuracy if last else None))
+        cols[1].metric("Train accuracy", common.percent(last.accuracy if last else None),
+                       help="Averaged over the last epoch's batches while dropout and augmentation were on, "
+                            "so it can sit below the test accuracy.")
         cols[2].metric("Epochs", f"{len(snap.records)} of {run.config.epochs}")
         cols[3].metric("Training time", f"{sum(r.seconds for r in snap.records):.1f} s")
         if snap.state == "stopped":

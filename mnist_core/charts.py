@@ -155,10 +155,10 @@ def confusion_heatmap(matrix: np.ndarray, normalise: bool = False, height: int =
     off_max = np.nanmax(off) if np.isfinite(off).any() and np.nanmax(off) > 0 else 1
     fig = go.Figure()
     fig.add_heatmap(z=off, x=DIGITS, y=DIGITS, colorscale="OrRd", zmin=0, zmax=off_max, text=text,
-                    texttemplate="%{text}", hoverinfo="skip", xgap=2, ygap=2,
+                    texttemplate="%{text}", textfont=dict(size=11), hoverinfo="skip", xgap=2, ygap=2,
                     colorbar=dict(title="errors", thickness=12, x=1.0), name="errors")
     fig.add_heatmap(z=on, x=DIGITS, y=DIGITS, colorscale="Greens", text=text, texttemplate="%{text}",
-                    hoverinfo="skip", xgap=2, ygap=2, showscale=False, name="correct")
+                    textfont=dict(size=11), hoverinfo="skip", xgap=2, ygap=2, showscale=False, name="correct")
     # Plotly heatmaps report no click selections to Streamlit; invisible square markers over every
     # cell do, and carry the hover text.
     actual, predicted = np.divmod(np.arange(counts.size), len(counts))
@@ -166,8 +166,9 @@ def confusion_heatmap(matrix: np.ndarray, normalise: bool = False, height: int =
                     marker=dict(symbol="square", size=38, color="rgba(0,0,0,0)"),
                     customdata=np.stack([counts.ravel(), rates.ravel()], axis=1), hovertemplate=hover,
                     showlegend=False, name="cells")
-    fig.update_xaxes(title="predicted", type="category", side="top")
-    fig.update_yaxes(title="actual", type="category", autorange="reversed", scaleanchor="x")
+    # Square cells, and the axes shrink to the grid instead of leaving a gap between labels and cells.
+    fig.update_xaxes(title="predicted", type="category", side="top", constrain="domain")
+    fig.update_yaxes(title="actual", type="category", autorange="reversed", scaleanchor="x", constrain="domain")
     return _layout(fig, height, title)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from . import registry
 
@@ -43,33 +44,28 @@ def _activation(name: str) -> Op:
     raise UnsupportedLayer(f"activation {name}")
 
 
-def _im2col_index(h: int, w: int, c: int, kh: int, kw: int) -> np.ndarray:
-    """Flat indices that gather every kh×kw×c window of an (h, w, c) image into one row, rows in
-    output order and columns in the kernel's (kh, kw, c) order: one fancy-index replaces
-    sliding_window_view + transpose + copy, which matters for one image at a time."""
-    oh, ow = h - kh + 1, w - kw + 1
-    rows = (np.arange(oh)[:, None] + np.arange(kh)[None, :])  # (oh, kh)
-    cols = (np.arange(ow)[:, None] + np.arange(kw)[None, :])  # (ow, kw)
-    index = (rows[:, None, :, None, None] * w + cols[None, :, None, :, None]) * c + np.arange(c)
-    return index.reshape(oh * ow, kh * kw * c)
-
-
 def _conv2d(kernel: np.ndarray, bias: np.ndarray, padding: str) -> Op:
     kh, kw, cin, cout = kernel.shape
     matrix = np.ascontiguousarray(kernel.reshape(kh * kw * cin, cout))
-    indices: dict[tuple, np.ndarray] = {}  # per input size; filled once, then only read
 
     def conv(x):
-        if padding == "same":
-            x = np.pad(x, ((0, 0), ((kh - 1) // 2, kh // 2), ((kw - 1) // 2, kw // 2), (0, 0)))
-        n, h, w, _ = x.shape
-        index = indices.get((h, w))
-        if index is None:
-            index = indices[(h, w)] = _im2col_index(h, w, cin, kh, kw)
-        cols = x.reshape(n, -1)[:, index]  # (n, oh*ow, kh*kw*cin)
-        out = cols @ matrix
+        if padding == "same":  # zeros around the image; np.pad costs 17 µs here, this 1 µs
+            top, left = (kh - 1) // 2, (kw - 1) // 2
+            n, h, w, c = x.shape
+            padded = np.zeros((n, h + kh - 1, w + kw - 1, c), np.float32)
+            padded[:, top:top + h, left:left + w] = x
+            x = padded
+        x = np.ascontiguousarray(x)
+        n, h, w, c = x.shape
+        oh, ow = h - kh + 1, w - kw + 1
+        # im2col: a strided view of every kh×kw×c window, in the kernel's (kh, kw, c) order, copied
+        # once into rows: for one image this conv and its matmul take 46 µs where a fancy-index gather
+        # took 81 (measured on the shipped CNN's second layer).
+        sn, sh, sw, sc = x.strides
+        windows = as_strided(x, (n, oh, ow, kh, kw, c), (sn, sh, sw, sh, sw, sc), writeable=False)
+        out = np.ascontiguousarray(windows).reshape(n * oh * ow, kh * kw * c) @ matrix
         out += bias
-        return out.reshape(n, h - kh + 1, w - kw + 1, cout)
+        return out.reshape(n, oh, ow, cout)
     return conv
 
 

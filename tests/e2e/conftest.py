@@ -1,6 +1,7 @@
 """A real Streamlit server on a free local port and a real headless Chromium."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +14,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "tests" / "e2e" / "screenshots"
 SERVER_LOG = SCREENSHOTS / "server.log"
+SERVER_PID = [0]
+# `streamlit run …`, plus every thread's stack written to the log on SIGUSR1, for a failure report.
+SERVE_WITH_STACK_DUMPS = ("import faulthandler, signal, sys; faulthandler.register(signal.SIGUSR1, all_threads=True); "
+                          "from streamlit.web.cli import main; sys.argv[0] = 'streamlit'; main()")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -37,10 +42,11 @@ def server(tmp_path_factory):
     # full, every thread that logs (the training thread included) blocks for good.
     log = SERVER_LOG.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
+        [sys.executable, "-c", SERVE_WITH_STACK_DUMPS, "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+    SERVER_PID[0] = process.pid
     deadline = time.time() + 90
     while time.time() < deadline:
         try:
@@ -60,8 +66,12 @@ def server(tmp_path_factory):
     log.close()
 
 
-def server_log_tail(chars: int = 4000) -> str:
-    """The end of the test server's output, for a failure message."""
+def server_log_tail(chars: int = 4000, stacks: bool = False) -> str:
+    """The end of the test server's output, for a failure message; with `stacks`, after the
+    server has written every thread's stack into it."""
+    if stacks and SERVER_PID[0]:
+        os.kill(SERVER_PID[0], signal.SIGUSR1)
+        time.sleep(1)
     return SERVER_LOG.read_bytes()[-chars:].decode(errors="replace") if SERVER_LOG.exists() else ""
 
 
@@ -80,6 +90,9 @@ def browser():
 def page(browser):
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
+    page.problems = []  # the browser's console errors and uncaught exceptions, for failure reports
+    page.on("console", lambda m: m.type == "error" and page.problems.append(f"console: {m.text[:500]}"))
+    page.on("pageerror", lambda e: page.problems.append(f"page error: {str(e)[:500]}"))
     yield page
     context.close()
 

@@ -122,12 +122,13 @@ def test_quick_demo_training_shows_curves_and_test_accuracy(page, server):
     metric = page.locator("[data-testid='stMetric']").filter(has_text="Test accuracy")
     trouble = page.locator("[data-testid='stAlertContentError'], [data-testid='stException']")
     try:
-        metric.or_(trouble).first.wait_for(timeout=300_000)
+        metric.or_(trouble).first.wait_for(timeout=180_000)
     except Exception:
         screenshot(page, "train-timeout")  # what the page showed instead
-        pytest.fail("Neither 'Test accuracy' nor an error within 300 s. The page said:\n"
+        pytest.fail("Neither 'Test accuracy' nor an error within 180 s. The page said:\n"
                     + page.locator("[data-testid='stMain']").inner_text()[:2000]
-                    + "\n--- server log ---\n" + server_log_tail())
+                    + "\n--- browser ---\n" + "\n".join(page.problems)
+                    + "\n--- server log and threads ---\n" + server_log_tail(12_000, stacks=True))
     assert trouble.count() == 0, f"the run failed: {trouble.first.inner_text()[:2000]}\n{server_log_tail()}"
     elapsed = time.perf_counter() - started
     wait_until_idle(page)
