@@ -35,11 +35,12 @@ run: $(VENV)/.app-installed
 test: $(VENV)/.test-installed data chromium
 	$(PY) -m pytest
 
-bench: $(VENV)/.app-installed data
+bench: $(VENV)/.test-installed data chromium
 	$(PY) benchmarks/inference_latency.py
 	$(PY) benchmarks/canvas_accuracy.py
 	$(PY) benchmarks/training_throughput.py
 	$(PY) benchmarks/time_to_99.py
+	$(PY) benchmarks/page_timings.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -44,6 +44,17 @@ def test_shipped_models_fast_path_equals_keras_on_real_digits(name, mnist):
     assert got.shape == (500, 10) and np.allclose(got.sum(axis=1), 1, atol=1e-5)
 
 
+def test_large_batches_go_to_keras_and_agree_with_the_numpy_pass(mnist, monkeypatch):
+    classifier = inference.load_classifier("cnn", registry.MODELS_DIR)
+    x = mnist[1][0][: inference.KERAS_FROM].astype(np.float32) / 255
+    numpy_pass = np.concatenate([classifier.predict_proba(x[i:i + 500]) for i in range(0, len(x), 500)])
+    sizes = []
+    keras_predict = classifier.model.predict
+    monkeypatch.setattr(classifier.model, "predict", lambda x, **kw: sizes.append(len(x)) or keras_predict(x, **kw))
+    np.testing.assert_allclose(classifier.predict_proba(x), numpy_pass, atol=1e-5)
+    assert sizes == [inference.KERAS_FROM]
+
+
 def test_one_image_and_batch_give_the_same_answer():
     classifier = inference.build_classifier("cnn", trained_like("cnn"))
     x = random_images(5)
