@@ -29,10 +29,14 @@ st.caption(f"Source: **{ds.source}** (cache `{ds.directory}`). White digit on bl
            "20×20 and centred by mass in 28×28, exactly as the models receive it (scaled to 0–1).")
 
 
-@st.cache_data(show_spinner=False)
-def class_stats(split: str):
+@st.cache_resource(show_spinner=False)
+def average_digit_figures(split: str) -> dict:
+    """The mean and spread grids of one split, built once: rebuilding them was half of every rerun."""
     images, labels = _split(split)
-    return dataset_views.class_means(images, labels), dataset_views.class_variances(images, labels)
+    means, variances = dataset_views.class_means(images, labels), dataset_views.class_variances(images, labels)
+    return {"mean": charts.image_grid(means, [f"mean {d}" for d in range(10)], zmax=255, colorscale="gray"),
+            "variance": charts.image_grid(np.sqrt(variances), [f"spread {d}" for d in range(10)],
+                                          colorscale="Viridis", hover_label="std")}
 
 
 def _split(split: str):
@@ -112,16 +116,13 @@ with balance:
 
 with means:
     view = st.segmented_control("Show", ["mean", "variance"], default="mean", key="means_view") or "mean"
-    mean_images, variance_images = class_stats(split)
+    figures = average_digit_figures(split)
     if view == "mean":
-        st.plotly_chart(charts.image_grid(mean_images, [f"mean {d}" for d in range(10)], zmax=255,
-                                          colorscale="gray"), width="stretch", key="mean_images")
+        st.plotly_chart(figures["mean"], width="stretch", key="mean_images")
         st.caption("The average of every image of each digit. A network with no hidden layer can only "
                    "compare a digit with templates much like these, which is why such a linear model "
                    "stalls near 92%: a slanted 1 or an open 4 does not match its blurry template.")
     else:
-        st.plotly_chart(charts.image_grid(np.sqrt(variance_images), [f"spread {d}" for d in range(10)],
-                                          colorscale="Viridis", hover_label="std"),
-                        width="stretch", key="variance_images")
+        st.plotly_chart(figures["variance"], width="stretch", key="variance_images")
         st.caption("Standard deviation per pixel: bright where writers disagree about where the ink goes. "
                    "The spread is wide, so a fixed pixel-by-pixel template cannot capture a digit.")

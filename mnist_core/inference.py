@@ -3,9 +3,9 @@
 `model.predict` spends ~35 ms of framework overhead per model on one image (measured here), and
 the Draw page asks on every stroke. So a saved model is compiled once into a plain NumPy forward
 pass (batch norm folded into the layer before it), which gives the Keras answer within 1e-5 in
-0.05 ms (ANN) to 0.17 ms (CNN). Its weights are read-only arrays, so any number of threads may
-call it at once. A model with a layer this compiler does not know falls back to
-`predict_on_batch` under a lock.
+0.04 ms (ANN) to 0.2 ms (CNN). Its weights are read-only arrays, so any number of threads may
+call it at once. Batches of 1,000 images or more, and models with a layer this compiler does not
+know, go to Keras under a lock.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ CHUNK = 500  # images per NumPy forward pass: bounds the im2col buffers to a few
 KERAS_FROM = 1000  # images; from here on Keras' oneDNN kernels, which use every core, are faster
 
 # A few images make a few small matrix products, where BLAS worker threads only add wake-up
-# latency: in the running app both models took 9.2 ms (median, 61 ms worst) per stroke with
-# OpenBLAS' threads and 0.55 ms with one. Big batches go to Keras instead (KERAS_FROM).
+# latency: in the running app both models took 9.2 ms a stroke (61 ms worst) with OpenBLAS'
+# threads and 0.66 ms (1.1 ms worst) with one. Big batches go to Keras instead (KERAS_FROM).
 threadpool_limits(limits=1, user_api="blas")
 
 
