@@ -154,10 +154,14 @@ def confusion_heatmap(matrix: np.ndarray, normalise: bool = False, height: int =
              "<br>%{customdata[1]:.2%} of the actual %{y}s<extra></extra>")
     off_max = np.nanmax(off) if np.isfinite(off).any() and np.nanmax(off) > 0 else 1
     fig = go.Figure()
-    fig.add_heatmap(z=off, x=DIGITS, y=DIGITS, colorscale="OrRd", zmin=0, zmax=off_max, text=text,
+    # Each layer labels only its own cells: both drawing every label stacks two texts on a cell.
+    text_off = [[t if a != p else "" for p, t in enumerate(row)] for a, row in enumerate(text)]
+    text_on = [[t if a == p else "" for p, t in enumerate(row)] for a, row in enumerate(text)]
+    fig.add_heatmap(z=off, x=DIGITS, y=DIGITS, colorscale="OrRd", zmin=0, zmax=off_max, text=text_off,
                     texttemplate="%{text}", textfont=dict(size=11), hoverinfo="skip", xgap=2, ygap=2,
-                    colorbar=dict(title="errors", thickness=12, x=1.0), name="errors")
-    fig.add_heatmap(z=on, x=DIGITS, y=DIGITS, colorscale="Greens", text=text, texttemplate="%{text}",
+                    colorbar=dict(title="errors", thickness=12, x=1.0, y=1.0, yanchor="top", len=0.8),
+                    name="errors")
+    fig.add_heatmap(z=on, x=DIGITS, y=DIGITS, colorscale="Greens", text=text_on, texttemplate="%{text}",
                     textfont=dict(size=11), hoverinfo="skip", xgap=2, ygap=2, showscale=False, name="correct")
     # Plotly heatmaps report no click selections to Streamlit; invisible square markers over every
     # cell do, and carry the hover text.
@@ -166,9 +170,10 @@ def confusion_heatmap(matrix: np.ndarray, normalise: bool = False, height: int =
                     marker=dict(symbol="square", size=38, color="rgba(0,0,0,0)"),
                     customdata=np.stack([counts.ravel(), rates.ravel()], axis=1), hovertemplate=hover,
                     showlegend=False, name="cells")
-    # Square cells, and the axes shrink to the grid instead of leaving a gap between labels and cells.
-    fig.update_xaxes(title="predicted", type="category", side="top", constrain="domain")
-    fig.update_yaxes(title="actual", type="category", autorange="reversed", scaleanchor="x", constrain="domain")
+    # Square cells; fixed ranges, or autorange pads for the big markers and leaves an empty band.
+    fig.update_xaxes(title="predicted", type="category", side="top", range=[-0.5, 9.5], constrain="domain")
+    fig.update_yaxes(title="actual", type="category", range=[9.5, -0.5], scaleanchor="x", constrain="domain",
+                     constraintoward="top")
     return _layout(fig, height, title)
 
 
