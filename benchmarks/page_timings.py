@@ -1,9 +1,9 @@
 """Page timings in a real browser: a real Streamlit server on a fresh port, headless Chromium.
 
-Prints, as medians of several clicks: the Dataset page re-rendering after a digit filter or a
-page change, the Confusion matrix page's first load on a fresh server (the 10,000 test images
-scored for both models) against a cached re-render, and the Draw page from the end of a stroke
-to both verdicts. Needs the test tools (`make test` installs them) and /usr/bin/chromium.
+Prints, as medians of several clicks: the Dataset page re-rendering after a digit filter, the
+Confusion matrix page's first load on a fresh server (the 10,000 test images scored for both
+models) against a cached re-render, and the Draw page from the end of a stroke to both verdicts
+and the models' own time inside the app. Needs the test tools (`make test` installs them) and /usr/bin/chromium.
 """
 
 import os
@@ -12,31 +12,13 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, wait_until_idle  # noqa: E402
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, launch_server, wait_until_idle  # noqa: E402
 from tests.e2e.test_browser import draw, wait_for_verdicts  # noqa: E402
-
-
-def start_server() -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                return process, url
-        except OSError:
-            time.sleep(0.3)
-    process.kill()
-    raise SystemExit("Streamlit did not start")
 
 
 def timed(page, action, done_js: str, arg=None) -> float:
@@ -56,7 +38,7 @@ MATRIX_SHOWS_RATES = """rates => { const t = document.querySelector('.js-plotly-
 def main():
     from playwright.sync_api import sync_playwright
 
-    process, url = start_server()
+    process, url = launch_server(dict(os.environ), subprocess.DEVNULL)
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -225,12 +225,10 @@ _cache_lock = threading.Lock()
 
 def load_classifier(name: str, directory: Path | None = None) -> Classifier:
     """The classifier for trained_models/NAME.keras, loaded once per file version."""
-    path = registry.model_path(name, directory)
     try:
-        stat = path.stat()
-        key = (str(path), stat.st_mtime_ns, stat.st_size)
+        key = registry.file_version(registry.model_path(name, directory))
     except OSError:
-        key = None
+        key = None  # missing: load_model below raises the clear error
     with _cache_lock:
         if key is not None and key in _cache:
             return _cache[key]

@@ -66,15 +66,21 @@ def read_card(name: str, directory: Path | None = None) -> dict:
         return {}
 
 
-_hashes: dict[tuple, str] = {}  # (path, mtime, size) → digest: pages ask on every rerun
+def file_version(path: Path) -> tuple:
+    """What changes when a file is rewritten (path, mtime, size): the key for per-version caches.
+    FileNotFoundError when it is missing."""
+    stat = path.stat()
+    return str(path), stat.st_mtime_ns, stat.st_size
+
+
+_hashes: dict[tuple, str] = {}  # file version → digest: pages ask on every rerun
 
 
 def file_hash(name: str, directory: Path | None = None) -> str:
     """SHA-256 of the model file: the key for anything cached about this model. Read once per
     file version, so asking on every rerun costs a stat, not a 2 MB read."""
     path = model_path(name, directory)
-    stat = path.stat()
-    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    key = file_version(path)
     if key not in _hashes:
         digest = hashlib.sha256()
         with open(path, "rb") as handle:

@@ -31,7 +31,6 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    port = free_port()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     models_dir = tmp_path_factory.mktemp("trained_models")
     for name in ("ann", "cnn"):  # the shipped models, in a folder the tests may write to
@@ -41,22 +40,8 @@ def server(tmp_path_factory):
     # The server's output goes to a file, never to an unread pipe: once a pipe's 64 KB buffer is
     # full, every thread that logs (the training thread included) blocks for good.
     log = SERVER_LOG.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-c", SERVE_WITH_STACK_DUMPS, "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    process, url = launch_server(env, log, [sys.executable, "-c", SERVE_WITH_STACK_DUMPS])
     SERVER_PID[0] = process.pid
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail("Streamlit did not answer /_stcore/health within 90 s:\n" + server_log_tail())
     yield url
     process.terminate()
     try:
@@ -64,6 +49,26 @@ def server(tmp_path_factory):
     except subprocess.TimeoutExpired:
         process.kill()
     log.close()
+
+
+def launch_server(env: dict, output, command: list[str] | None = None) -> tuple[subprocess.Popen, str]:
+    """`streamlit run streamlit_app.py` on a free local port, once it answers /_stcore/health."""
+    port = free_port()
+    process = subprocess.Popen(
+        (command or [sys.executable, "-m", "streamlit"])
+        + ["run", str(ROOT / "streamlit_app.py"), "--server.port", str(port), "--server.address", "127.0.0.1",
+           "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                return process, url
+        except OSError:
+            time.sleep(0.3)
+    process.kill()
+    pytest.fail("Streamlit did not answer /_stcore/health within 90 s:\n" + server_log_tail())
 
 
 def server_log_tail(chars: int = 4000, stacks: bool = False) -> str:
