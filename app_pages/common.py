@@ -70,9 +70,9 @@ def model_toggle() -> None:
 
 @st.cache_data(show_spinner="Scoring the 10,000 test images …", max_entries=16)
 def test_predictions(name: str, file_hash: str) -> np.ndarray:
-    """(10000, 10) probabilities of a model on the test set, cached by the file's content hash."""
-    ds = dataset()
-    return evaluation.evaluate(load_classifier(name), ds.x_test, ds.y_test).probabilities
+    """(10000, 10) probabilities of a model on the test set, cached by the file's content hash:
+    here per server, on disk across servers (mnist_core.evaluation)."""
+    return evaluation.test_set_probabilities(name, dataset())
 
 
 def evaluation_of(name: str) -> evaluation.Evaluation | None:

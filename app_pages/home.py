@@ -38,10 +38,10 @@ for column, kind in zip(columns, kinds):
         st.metric(f"{label} · test accuracy", common.percent(card.get("test_accuracy")),
                   help="Measured on the 10,000 MNIST test images when the model was trained.")
         st.caption(models.PRESETS[kind].description)
-        st.markdown(f"**{classifier.model.count_params():,} parameters** · trained "
+        st.markdown(f"**{classifier.parameter_count:,} parameters** · trained "
                     f"{card.get('epochs_run', '?')} epochs in {card.get('training_seconds', '?')} s")
         with st.expander(f"{label} architecture, layer by layer"):
-            st.dataframe(pd.DataFrame(models.layer_table(classifier.model)), hide_index=True, width="stretch")
+            st.dataframe(pd.DataFrame(classifier.layer_table()), hide_index=True, width="stretch")
 
 st.subheader("Where next")
 links = st.columns(4)

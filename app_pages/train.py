@@ -11,8 +11,7 @@ QUICK_DEMO = {"train_size": 10_000, "epochs": 3}  # finishes in well under a min
 TRAIN_SIZES = [1_000, 2_000, 5_000, 10_000, 20_000, 30_000, 45_000, 60_000]
 
 st.title("Train a network live")
-ds = common.dataset()
-data = ((ds.x_train, ds.y_train), (ds.x_test, ds.y_test))
+common.dataset()  # verified MNIST, or the clear error; the training worker loads the same cache
 
 st.session_state.setdefault("train_history", {})  # run id → finished run summary, for overlays
 run_id = st.session_state.get("train_run_id") or st.query_params.get("run")
@@ -71,7 +70,7 @@ if start:
         optimizer=st.session_state.train_optimizer, validation_split=st.session_state.train_val,
         train_size=st.session_state.train_size, augment=st.session_state.train_augment)
     try:
-        new_run = training.TrainingRun(config, data=data)
+        new_run = training.TrainingRun(config)
         new_run.start()
     except (training.HyperparameterError, training.TrainingBusyError) as exc:
         st.error(str(exc), icon=":material/error:")
@@ -117,7 +116,7 @@ else:
             if snap.state == "evaluating":
                 st.progress(1.0, text="Scoring the 10,000 test images …")
             elif p is None:
-                st.progress(0.0, text="Preparing the data and building the model …")
+                st.progress(0.0, text=snap.status or "Preparing the data and building the model …")
             else:
                 st.progress(min(1.0, p.batch / p.batches),
                             text=f"Epoch {p.epoch} of {run.config.epochs} · batch {p.batch:,} of {p.batches:,} · "
@@ -165,8 +164,8 @@ else:
                                  help="Letters, digits, '-' and '_'. Saved models appear on the other pages.")
             if st.form_submit_button("Save model", icon=":material/save:"):
                 try:
-                    path = registry.save_model(run.model, name, training.model_card(run))
-                except registry.ModelNameError as exc:
+                    path = registry.save_model_file(run.model_file, name, training.model_card(run))
+                except (registry.ModelNameError, registry.ModelLoadError) as exc:
                     st.error(str(exc), icon=":material/error:")
                 else:
                     common.saved_models.clear()

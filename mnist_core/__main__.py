@@ -56,8 +56,8 @@ def _train(args) -> int:
         print(f"\n{snap.message}", file=sys.stderr)
         return 1
     print(f"{snap.message} Test accuracy {snap.test_accuracy:.4f} in {snap.seconds:.0f} s.")
-    path = registry.save_model(run.model, name, training.model_card(run), overwrite=args.overwrite,
-                               allow_shipped=args.overwrite)
+    path = registry.save_model_file(run.model_file, name, training.model_card(run), overwrite=args.overwrite,
+                                    allow_shipped=args.overwrite)
     print(f"Saved {path} and its card.")
     return 0
 

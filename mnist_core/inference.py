@@ -1,17 +1,24 @@
-"""Fast, thread-safe prediction for saved models.
+"""Fast, thread-safe prediction for saved models, with NumPy only.
 
-`model.predict` spends ~35 ms of framework overhead per model on one image (measured here), and
-the Draw page asks on every stroke. So a saved model is compiled once into a plain NumPy forward
-pass (batch norm folded into the layer before it), which gives the Keras answer within 1e-5 in
-0.04 ms (ANN) to 0.2 ms (CNN). Its weights are read-only arrays, so any number of threads may
-call it at once. Batches of 1,000 images or more, and models with a layer this compiler does not
-know, go to Keras under a lock.
+`model.predict` spends ~35–75 ms of framework overhead per model on one image (measured here), the
+Draw page asks on every stroke, and the server never imports Keras (DESIGN.md, "Two processes").
+So a saved model, read by model_file as plain layer specs, is compiled once into a NumPy forward
+pass (batch norm folded into the layer before it) that gives the Keras answer within 1e-5 (tested
+for every preset): one image in 0.04–0.08 ms (ANN) and 0.2–0.37 ms (CNN), this machine on
+different days. Its weights are read-only arrays, so any number of threads may call it at once.
+
+Batches of 1,000 images or more run their 500-image chunks on two threads (NumPy lets go of the
+GIL in BLAS, copies and ufuncs): the 10,000 test images in 0.08 s (ANN) and 1.7–1.8 s (CNN), where
+one thread takes 0.15 s and 3.4 s and Keras' `predict` 0.2 s and 2.1–2.6 s. Two BLAS threads
+instead took 2.6 s for the CNN (only the matrix products share the work) and would change a
+process-wide setting under the Draw page's one-image calls.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -19,20 +26,18 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 from threadpoolctl import threadpool_limits
 
-from . import registry
+from . import model_file, registry
 
 Op = Callable[[np.ndarray], np.ndarray]
 CHUNK = 500  # images per NumPy forward pass: bounds the im2col buffers to a few hundred MB
-KERAS_FROM = 1000  # images; from here on Keras' oneDNN kernels, which use every core, are faster
+BUFFER_BUDGET = 32_000_000  # floats in the largest buffer of one pass (the shipped CNN: 28 M at CHUNK)
+PARALLEL_FROM = 1000  # images; from here on chunks run on PARALLEL_THREADS threads at once
+PARALLEL_THREADS = 2  # the machine's cores
 
 # A few images make a few small matrix products, where BLAS worker threads only add wake-up
 # latency: in the running app both models took 9.2 ms a stroke (61 ms worst) with OpenBLAS'
-# threads and 0.66 ms (1.1 ms worst) with one. Big batches go to Keras instead (KERAS_FROM).
+# threads and 0.66 ms (1.1 ms worst) with one. Big batches get more threads (PARALLEL_FROM).
 threadpool_limits(limits=1, user_api="blas")
-
-
-class UnsupportedLayer(Exception):
-    pass
 
 
 def _activation(name: str) -> Op:
@@ -49,7 +54,7 @@ def _activation(name: str) -> Op:
             e = np.exp(x - x.max(axis=-1, keepdims=True))
             return e / e.sum(axis=-1, keepdims=True)
         return softmax
-    raise UnsupportedLayer(f"activation {name}")
+    raise ValueError(f"activation {name}")  # model_file lets no other through
 
 
 def _conv2d(kernel: np.ndarray, bias: np.ndarray, padding: str) -> Op:
@@ -77,16 +82,16 @@ def _conv2d(kernel: np.ndarray, bias: np.ndarray, padding: str) -> Op:
     return conv
 
 
-def _max_pool(size: int) -> Op:
+def _max_pool(ph: int, pw: int) -> Op:
     def pool(x):
         n, h, w, c = x.shape
-        oh, ow = h // size, w // size
-        # Elementwise maxima of the size² strided views: no reshape-reduce, 3–4× faster for one image.
-        out = x[:, 0:oh * size:size, 0:ow * size:size]
-        for i in range(size):
-            for j in range(size):
+        oh, ow = h // ph, w // pw
+        # Elementwise maxima of the ph×pw strided views: no reshape-reduce, 3–4× faster for one image.
+        out = x[:, 0:oh * ph:ph, 0:ow * pw:pw]
+        for i in range(ph):
+            for j in range(pw):
                 if i or j:
-                    out = np.maximum(out, x[:, i:oh * size:size, j:ow * size:size])
+                    out = np.maximum(out, x[:, i:oh * ph:ph, j:ow * pw:pw])
         return out
     return pool
 
@@ -99,8 +104,8 @@ def _affine_op(weight: np.ndarray, bias: np.ndarray) -> Op:
     return dense
 
 
-def compile_numpy(model) -> list[Op]:
-    """The model as a list of NumPy ops; UnsupportedLayer for anything outside the presets' vocabulary."""
+def compile_numpy(spec: model_file.ModelSpec) -> list[Op]:
+    """The model's layer specs (checked by model_file) as a list of NumPy ops."""
     ops: list[Op] = []
     # The last linear layer (conv/dense) whose weights batch norm may be folded into.
     pending: dict | None = None
@@ -116,27 +121,22 @@ def compile_numpy(model) -> list[Op]:
                 ops.append(_activation(pending["activation"]))
             pending = None
 
-    for layer in model.layers:
-        kind = type(layer).__name__
-        cfg = layer.get_config()
-        weights = [np.asarray(w, dtype=np.float32) for w in layer.get_weights()]
-        if kind in ("Dropout", "InputLayer", "GaussianNoise", "GaussianDropout") or kind.startswith("Random"):
+    for layer in spec.layers:
+        kind, cfg, weights = layer.class_name, layer.config, layer.weights
+        if kind == "Dropout":
             continue  # identity at inference
         if kind in ("Dense", "Conv2D"):
             flush()
-            if kind == "Conv2D" and (tuple(cfg["strides"]) != (1, 1) or tuple(cfg["dilation_rate"]) != (1, 1)
-                                     or cfg.get("groups", 1) != 1 or cfg["data_format"] != "channels_last"):
-                raise UnsupportedLayer(f"{layer.name}: strided/dilated/grouped conv")
             w = weights[0]
-            b = weights[1] if cfg["use_bias"] else np.zeros(w.shape[-1], np.float32)
+            b = weights[1] if cfg.get("use_bias", True) else np.zeros(w.shape[-1], np.float32)
             pending = {"type": "dense" if kind == "Dense" else "conv", "w": w, "b": b,
-                       "padding": cfg.get("padding", "valid"), "activation": cfg["activation"]}
-            _activation(cfg["activation"])  # fail early on an unknown activation
+                       "padding": cfg.get("padding", "valid"), "activation": cfg.get("activation", "linear")}
         elif kind == "BatchNormalization":
-            if not (cfg["scale"] and cfg["center"]) or cfg["axis"] not in (-1, [-1], [3], 3, [1], 1):
-                raise UnsupportedLayer(f"{layer.name}: batch norm without scale/center or on another axis")
-            gamma, beta, mean, var = weights
-            scale = gamma / np.sqrt(var + cfg["epsilon"])
+            # gamma and beta are left out of the file when scale or center is off
+            gamma = weights[0] if cfg.get("scale", True) else np.ones_like(weights[-1])
+            beta = weights[int(cfg.get("scale", True))] if cfg.get("center", True) else np.zeros_like(weights[-1])
+            mean, var = weights[-2], weights[-1]
+            scale = gamma / np.sqrt(var + np.float32(cfg.get("epsilon", 1e-3)))
             shift = beta - mean * scale
             if pending is not None and pending["activation"] == "linear":
                 pending["w"] = (pending["w"] * scale).astype(np.float32)
@@ -149,44 +149,47 @@ def compile_numpy(model) -> list[Op]:
             if kind == "Flatten":
                 ops.append(lambda x: x.reshape(len(x), -1))
             elif kind == "Reshape":
-                ops.append(lambda x, shape=tuple(cfg["target_shape"]): x.reshape((len(x),) + shape))
+                ops.append(lambda x, shape=layer.output_shape: x.reshape((len(x),) + shape))
             elif kind == "MaxPooling2D":
-                size = tuple(cfg["pool_size"])
-                strides = tuple(cfg["strides"] or size)
-                if size[0] != size[1] or strides != size or cfg["padding"] != "valid":
-                    raise UnsupportedLayer(f"{layer.name}: pooling other than k×k stride k")
-                ops.append(_max_pool(size[0]))
+                size = cfg["pool_size"]
+                ops.append(_max_pool(*(size if isinstance(size, list) else (size, size))))
             elif kind == "ReLU":
-                if cfg.get("max_value") is not None or cfg.get("negative_slope", 0) or cfg.get("threshold", 0):
-                    raise UnsupportedLayer(f"{layer.name}: leaky or capped ReLU")
                 ops.append(_activation("relu"))
             elif kind == "Activation":
                 ops.append(_activation(cfg["activation"]))
-            else:
-                raise UnsupportedLayer(f"{layer.name}: {kind}")
+            else:  # model_file lets nothing else through
+                raise ValueError(f"{layer.name}: {kind} has no NumPy op")
     flush()
     return ops
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Classifier:
     """A saved model ready to answer: `predict_proba((n,28,28) float32 in [0,1]) → (n,10)`."""
     name: str
-    model: object  # the Keras model, for summaries and the reference path
+    spec: model_file.ModelSpec  # layers and weights as plain arrays: no Keras model anywhere
     card: dict
-    ops: list[Op] | None  # None: no NumPy path, use Keras
-    _keras_lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+    ops: list[Op]
 
     @property
     def kind(self) -> str:
         """'ann' or 'cnn' (from the card, else guessed from the layers)."""
         if self.card.get("kind") in ("ann", "cnn"):
             return self.card["kind"]
-        return "cnn" if any(type(l).__name__ == "Conv2D" for l in self.model.layers) else "ann"
+        return "cnn" if any(layer.class_name == "Conv2D" for layer in self.spec.layers) else "ann"
 
     @property
-    def fast(self) -> bool:
-        return self.ops is not None
+    def parameter_count(self) -> int:
+        return self.spec.parameter_count
+
+    def layer_table(self) -> list[dict]:
+        """One row per layer: name, type, output shape, parameters."""
+        return self.spec.layer_table()
+
+    @property
+    def chunk(self) -> int:
+        """Images per pass: CHUNK, fewer for a model whose buffers are unusually big."""
+        return max(1, min(CHUNK, BUFFER_BUDGET // self.spec.largest_buffer))
 
     def predict_proba(self, x) -> np.ndarray:
         x = np.asarray(x, dtype=np.float32)
@@ -194,29 +197,44 @@ class Classifier:
             x = x[None]
         if x.ndim != 3 or x.shape[1:] != (28, 28):
             raise ValueError(f"expected images of shape (n, 28, 28), got {x.shape}")
-        if self.ops is None or len(x) >= KERAS_FROM:
-            with self._keras_lock:  # one Keras model is not safe to call from several threads
-                out = (self.model.predict(x, batch_size=CHUNK, verbose=0) if len(x) > CHUNK
-                       else self.model.predict_on_batch(x))
-            return np.asarray(out, dtype=np.float32)
-        parts = []
-        for start in range(0, len(x), CHUNK):
-            out = x[start: start + CHUNK]
-            for op in self.ops:
-                out = op(out)
-            parts.append(out)
-        return np.concatenate(parts) if parts else np.zeros((0, 10), np.float32)
+        chunks = [x[start: start + self.chunk] for start in range(0, len(x), self.chunk)]
+        if not chunks:
+            return np.zeros((0, 10), np.float32)
+        if len(x) < PARALLEL_FROM:
+            parts = [self._forward(chunk) for chunk in chunks]
+        else:  # NumPy releases the GIL in BLAS, copies and ufuncs: one chunk per core
+            parts = list(_parallel_pool().map(self._forward, chunks))
+        return np.concatenate(parts)
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        for op in self.ops:
+            x = op(x)
+        return x
 
     def predict(self, x) -> np.ndarray:
         return np.argmax(self.predict_proba(x), axis=1)
 
 
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _parallel_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(PARALLEL_THREADS, thread_name_prefix="numpy-forward")
+        return _pool
+
+
+def classifier_from_spec(name: str, spec: model_file.ModelSpec, card: dict | None = None) -> Classifier:
+    return Classifier(name, spec, card or {}, compile_numpy(spec))
+
+
 def build_classifier(name: str, model, card: dict | None = None) -> Classifier:
-    try:
-        ops = compile_numpy(model)
-    except UnsupportedLayer:
-        ops = None
-    return Classifier(name, model, card or {}, ops)
+    """A classifier from a Keras model in memory, through the same checks as a file (tests and
+    benchmarks; ModelLoadError for a layer the NumPy pass does not know)."""
+    return classifier_from_spec(name, model_file.spec_from_keras(model), card)
 
 
 _cache: dict[tuple, Classifier] = {}
@@ -224,16 +242,16 @@ _cache_lock = threading.Lock()
 
 
 def load_classifier(name: str, directory: Path | None = None) -> Classifier:
-    """The classifier for trained_models/NAME.keras, loaded once per file version."""
+    """The classifier for trained_models/NAME.keras, read without Keras once per file version."""
     try:
         key = registry.file_version(registry.model_path(name, directory))
     except OSError:
-        key = None  # missing: load_model below raises the clear error
+        key = None  # missing: read_model below raises the clear error
     with _cache_lock:
         if key is not None and key in _cache:
             return _cache[key]
-        model = registry.load_model(name, directory)  # raises ModelLoadError with the fix
-        classifier = build_classifier(name, model, registry.read_card(name, directory))
+        spec = registry.read_model(name, directory)  # raises ModelLoadError with the fix
+        classifier = classifier_from_spec(name, spec, registry.read_card(name, directory))
         if key is not None:
             _cache[key] = classifier
         return classifier

@@ -7,10 +7,10 @@ the registry and the fast inference path treat them alike.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import keras
-from keras import layers
+if TYPE_CHECKING:  # Keras is imported only where a model is built: the server reads presets without it
+    import keras
 
 INPUT_SHAPE = (28, 28)
 NUM_CLASSES = 10
@@ -48,12 +48,16 @@ class Preset:
         }
 
 
-def _dense(units: int, activation: str, name: str) -> layers.Dense:
+def _dense(units: int, activation: str, name: str) -> "keras.layers.Dense":
+    from keras import layers
+
     return layers.Dense(units, activation=activation, name=name)
 
 
 def _conv_bn(filters: int, padding: str, name: str) -> list[keras.layers.Layer]:
     # Bias is redundant before batch norm; BN's scale/shift take its place.
+    from keras import layers
+
     return [
         layers.Conv2D(filters, 3, padding=padding, use_bias=False, name=name),
         layers.BatchNormalization(momentum=0.9, name=f"{name}_bn"),
@@ -62,6 +66,8 @@ def _conv_bn(filters: int, padding: str, name: str) -> list[keras.layers.Layer]:
 
 
 def _ann_layers() -> list:
+    from keras import layers
+
     return [
         layers.Flatten(name="flatten"),
         _dense(512, "relu", "hidden1_512"),
@@ -75,6 +81,8 @@ def _ann_layers() -> list:
 def _cnn_layers() -> list:
     # Three 3×3 conv blocks see strokes (3 px), parts (8 px) and whole digits (18 px); batch norm
     # lets a high learning rate reach 99% in two epochs on a CPU.
+    from keras import layers
+
     return [
         layers.Reshape((28, 28, 1), name="add_channel"),
         *_conv_bn(32, "same", "conv1"),
@@ -92,6 +100,8 @@ def _cnn_layers() -> list:
 
 
 def _seed000_ann() -> list:
+    from keras import layers
+
     return [
         layers.Flatten(name="flatten"),
         _dense(350, "relu", "hidden1_350"),
@@ -101,6 +111,8 @@ def _seed000_ann() -> list:
 
 
 def _seed001_ann() -> list:
+    from keras import layers
+
     return [
         layers.Flatten(name="flatten"),
         _dense(128, "relu", "hidden1_128"),
@@ -110,6 +122,8 @@ def _seed001_ann() -> list:
 
 
 def _seed002_ann() -> list:
+    from keras import layers
+
     return [
         layers.Flatten(name="flatten"),
         _dense(300, "sigmoid", "hidden_300"),
@@ -118,6 +132,8 @@ def _seed002_ann() -> list:
 
 
 def _seed000_cnn() -> list:
+    from keras import layers
+
     return [
         layers.Reshape((28, 28, 1), name="add_channel"),
         layers.Conv2D(32, 3, activation="relu", name="conv1_32"),
@@ -134,6 +150,8 @@ def _seed000_cnn() -> list:
 
 def _seed004_cnn() -> list:
     # Pooling before the activation, as the write-up had it (equivalent for ReLU + max-pool).
+    from keras import layers
+
     return [
         layers.Reshape((28, 28, 1), name="add_channel"),
         layers.Conv2D(64, 3, name="conv1_64"),
@@ -195,6 +213,8 @@ def get_preset(name: str) -> Preset:
 
 def build_model(name: str) -> keras.Model:
     """A fresh, uncompiled model for preset `name`, with a clean model name and named layers."""
+    import keras
+
     preset = get_preset(name)
     return keras.Sequential(
         [keras.Input(INPUT_SHAPE, name="pixels"), *preset.layers()],

@@ -1,5 +1,5 @@
-"""trained_models/: NAME.keras plus a NAME.json card. Atomic saves, sanitised names,
-safe_mode loads, and errors that name the file and the fix."""
+"""trained_models/: NAME.keras plus a NAME.json card. Atomic saves, sanitised names, Keras-free
+checked reads (model_file), and errors that name the file and the fix."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -90,15 +91,31 @@ def file_hash(name: str, directory: Path | None = None) -> str:
     return _hashes[key]
 
 
+def _missing(name: str, path: Path) -> ModelLoadError:
+    return ModelLoadError(
+        f"No model file {path}. Train one on the Train page, or retrain the shipped models "
+        f"as README describes (`python -m mnist_core train --preset {name if name in SHIPPED else 'cnn'} ...`).")
+
+
+def read_model(name: str, directory: Path | None = None):
+    """The saved model as checked layer specs (model_file.ModelSpec), read without Keras: what the
+    server predicts with. ModelLoadError naming the file and the fix on any problem."""
+    from . import model_file  # it imports this module for ModelLoadError
+
+    path = model_path(name, directory)
+    if not path.is_file():
+        raise _missing(name, path)
+    return model_file.read_model_file(path)
+
+
 def load_model(name: str, directory: Path | None = None):
-    """The Keras model, loaded with safe_mode; ModelLoadError naming the file on any problem."""
+    """The Keras model, loaded with safe_mode; ModelLoadError naming the file on any problem.
+    For tests and benchmarks that compare against Keras: the server reads models with read_model."""
     import keras
 
     path = model_path(name, directory)
     if not path.is_file():
-        raise ModelLoadError(
-            f"No model file {path}. Train one on the Train page, or retrain the shipped models "
-            f"as README describes (`python -m mnist_core train --preset {name if name in SHIPPED else 'cnn'} ...`).")
+        raise _missing(name, path)
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types for bad zips, configs and weights
@@ -126,37 +143,68 @@ def _atomic_write(path: Path, write) -> None:
         raise
 
 
-def save_model(model, name: str, card: dict, directory: Path | None = None,
-               overwrite: bool = False, allow_shipped: bool = False) -> Path:
-    """Save NAME.keras and NAME.json atomically. Refuses to overwrite unless asked, and never
-    overwrites a shipped model unless allow_shipped (the retraining recipe)."""
-    import keras
-    import numpy
-    import tensorflow
-
-    directory = directory or models_dir()
+def _check_new_name(name: str, directory: Path, overwrite: bool, allow_shipped: bool) -> tuple[str, Path]:
     name = sanitize_name(name)
     path = model_path(name, directory)
     if name in SHIPPED and not allow_shipped:
         raise ModelNameError(f"'{name}' is a shipped model and is not overwritten from here; choose another name.")
     if path.exists() and not overwrite:
         raise ModelNameError(f"A model named '{name}' already exists; choose another name.")
+    return name, path
+
+
+def write_model_file(model, path: Path) -> None:
+    """A Keras model to a .keras file, atomically and without optimizer state. Needs Keras: the
+    training worker and tests call it, never the server."""
+    # An uncompiled copy: Adam's two moment slots would triple the file for nothing
+    # (keras.models.clone_model would compile the copy and keep them).
+    bare = type(model).from_config(model.get_config())
+    bare.set_weights(model.get_weights())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(path, lambda tmp: bare.save(tmp))
+
+
+def save_model_file(source: Path, name: str, card: dict, directory: Path | None = None,
+                    overwrite: bool = False, allow_shipped: bool = False) -> Path:
+    """Name a trained model file (a training worker's output): copy it to NAME.keras and write
+    NAME.json, both atomically. Refuses to overwrite unless asked, and never overwrites a shipped
+    model unless allow_shipped (the retraining recipe)."""
+    import numpy
+
+    directory = directory or models_dir()
+    name, path = _check_new_name(name, directory, overwrite, allow_shipped)
+    if not Path(source).is_file():
+        raise ModelLoadError(f"The trained model {source} is gone (the server was restarted?); train it again.")
+    from . import model_file
+
+    model_file.read_model_file(Path(source))  # refuse now what the pages could not serve later
     directory.mkdir(parents=True, exist_ok=True)
     full_card = {
         "name": name,
         **card,
         "saved": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "versions": {"python": platform.python_version(), "tensorflow": tensorflow.__version__,
-                     "keras": keras.__version__, "numpy": numpy.__version__},
+        "versions": {"python": platform.python_version(), "numpy": numpy.__version__, **card.get("versions", {})},
     }
-    # An uncompiled copy: Adam's two moment slots would triple the file for nothing
-    # (keras.models.clone_model would compile the copy and keep them).
-    bare = type(model).from_config(model.get_config())
-    bare.set_weights(model.get_weights())
-    _atomic_write(path, lambda tmp: bare.save(tmp))
+    _atomic_write(path, lambda tmp: shutil.copyfile(source, tmp))
     _atomic_write(card_path(name, directory),
                   lambda tmp: Path(tmp).write_text(json.dumps(full_card, indent=2, default=float) + "\n"))
     return path
+
+
+def save_model(model, name: str, card: dict, directory: Path | None = None,
+               overwrite: bool = False, allow_shipped: bool = False) -> Path:
+    """A Keras model saved as NAME.keras + NAME.json (tests and tools; the app saves worker files
+    with save_model_file)."""
+    import keras
+    import tensorflow
+
+    directory = directory or models_dir()
+    _check_new_name(name, directory, overwrite, allow_shipped)
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "model.keras"
+        write_model_file(model, source)
+        versions = {"tensorflow": tensorflow.__version__, "keras": keras.__version__}
+        return save_model_file(source, name, {**card, "versions": versions}, directory, overwrite, allow_shipped)
 
 
 def delete_model(name: str, directory: Path | None = None) -> None:

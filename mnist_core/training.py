@@ -1,17 +1,33 @@
-"""One training run as an object: validated config, a background thread, epoch and batch
-records a UI thread can read at any time, Stop within one batch, and a NaN guard."""
+"""One training run as an object: validated config, a worker process that trains with Keras
+(`training_worker`), epoch and batch records a UI thread can read at any time, Stop within one
+batch, a NaN guard, and a clear failure when the worker dies.
+
+No TensorFlow in this module: the Streamlit server imports it, and TensorFlow's objects in the
+server made every script run pay ~0.5 s of garbage collection (README). A run's worker is a
+fresh interpreter, `python -m mnist_core.training_worker` (fork would copy the server's threads
+and locks); it loads MNIST from the cache itself, reports through a pipe, and writes the trained
+model to a file that *Save as* then names (`registry.save_model_file`).
+"""
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import uuid
 from collections import OrderedDict
+from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Callable
 
-import keras
 import numpy as np
 
 from . import models
@@ -21,6 +37,7 @@ MAX_LEARNING_RATE = 1.0
 MIN_TRAIN_SIZE = 100
 MAX_VALIDATION_SPLIT = 0.5
 MAX_CONCURRENT_RUNS = 2  # per server: this is a 2-core machine, more runs only slow each other
+MNIST_TRAIN_IMAGES = 60_000
 
 
 class HyperparameterError(ValueError):
@@ -93,6 +110,7 @@ class EpochRecord:
     seconds: float
     samples_per_second: float
     partial: bool = False  # the run was stopped during this epoch
+    test_accuracy: float | None = None  # only when the run was asked to score the test set every epoch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,12 +131,16 @@ class RunSnapshot:
     message: str
     test_accuracy: float | None
     seconds: float
+    status: str = ""  # what the worker is doing before the first batch
+
 
 
 _run_slots = threading.BoundedSemaphore(MAX_CONCURRENT_RUNS)
 _runs: "OrderedDict[str, TrainingRun]" = OrderedDict()  # recent runs by id, so a reloaded page re-attaches
 _runs_lock = threading.Lock()
 KEEP_RUNS = 20
+_PROJECT_ROOT = Path(__file__).resolve().parent.parent  # on the worker's PYTHONPATH
+_run_files: Path | None = None  # this process's folder for trained-but-unsaved models
 
 
 def find_run(run_id: str | None) -> "TrainingRun | None":
@@ -131,78 +153,139 @@ def active_runs() -> list["TrainingRun"]:
         return [run for run in _runs.values() if run.is_active]
 
 
-def _augmenter(seed: int):
-    """Small shifts, rotations and zooms: MNIST digits vary this much, drawn digits more."""
-    return keras.Sequential([
-        keras.layers.RandomRotation(0.04, fill_mode="constant", seed=seed),
-        keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed + 1),
-        keras.layers.RandomZoom(0.1, fill_mode="constant", seed=seed + 2),
-    ], name="augment")
+def _run_file(run_id: str) -> Path:
+    """Where a run's worker writes its model: a temp folder of this process, removed at exit."""
+    global _run_files
+    with _runs_lock:
+        if _run_files is None:
+            _run_files = Path(tempfile.mkdtemp(prefix="mnist-runs-"))
+            atexit.register(shutil.rmtree, _run_files, ignore_errors=True)
+    return _run_files / f"{run_id}.keras"
+
+
+def _crash_message(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        name = signal.Signals(-exitcode).name
+        why = (f"it was killed ({name}): the machine may have run out of memory, or the process was ended "
+               f"from outside" if -exitcode == signal.SIGKILL else f"it ended on signal {name}")
+    else:
+        why = f"it exited with code {exitcode} before reporting a result"
+    return (f"The training process stopped unexpectedly: {why}. What it learned is lost; the app and "
+            f"every other session go on. Press Start training to try again (fewer training images or a "
+            f"smaller network need less memory).")
 
 
 class TrainingRun:
-    """Train one preset. `start()` runs it in a thread; `snapshot()` is safe from any thread."""
+    """Train one preset in a worker process. `start()` returns at once; `run()` waits for the end.
+    `snapshot()` is safe from any thread; `on_epoch`/`on_batch` are called from a reader thread."""
 
     def __init__(self, config: TrainingConfig, data=None,
                  on_epoch: Callable[[EpochRecord], None] | None = None,
                  on_batch: Callable[[BatchProgress], None] | None = None,
-                 evaluate_test: bool = True):
-        if data is None:
-            from .data import load_mnist
-            data = load_mnist()
-        (self._x_train, self._y_train), (self._x_test, self._y_test) = data
-        self.config = validate(config, len(self._x_train))
+                 evaluate_test: bool = True, test_every_epoch: bool = False):
+        # data: ((x_train, y_train), (x_test, y_test)) for the worker (pickled to it); None: the
+        # worker loads verified MNIST from the cache itself, which is faster than sending 55 MB.
+        available = MNIST_TRAIN_IMAGES if data is None else len(data[0][0])
+        self.config = validate(config, available)
         self.preset = models.get_preset(self.config.preset)
+        self._data = data
         self._on_epoch, self._on_batch = on_epoch, on_batch
-        self._evaluate_test = evaluate_test
+        self._evaluate_test, self._test_every_epoch = evaluate_test, test_every_epoch
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._stop_requested = False
+        self._control: Connection | None = None
+        self._process: subprocess.Popen | None = None
+        self._reader: threading.Thread | None = None
         self._state = "ready"
+        self._status = ""
         self._records: list[EpochRecord] = []
         self._progress: BatchProgress | None = None
         self._message = ""
         self._started = None
         self._seconds = 0.0
         self.test_accuracy: float | None = None
-        self.model = None
+        self.parameters: int | None = None
+        self.versions: dict = {}
+        self.model_file: Path | None = None  # the trained model, once the worker wrote it
         self.id = uuid.uuid4().hex[:10]
 
     # ------------------------------------------------------------ control
 
     def start(self) -> "TrainingRun":
-        """Train in a background thread; TrainingBusyError when the server's cap is reached."""
+        """Start the worker; TrainingBusyError when the server's cap is reached."""
+        from . import training_worker
+
         if not _run_slots.acquire(blocking=False):
             raise TrainingBusyError(
                 f"{MAX_CONCURRENT_RUNS} training runs are already going on this server, its cap on a "
                 f"2-core machine. Wait for one to finish or stop it, then press Start again.")
-        self._set(state="running", started=time.perf_counter())
+        try:
+            receiver = self._launch()
+        except BaseException:
+            _run_slots.release()
+            self._set(state="failed", message="The training process could not be started.")
+            raise
         with _runs_lock:
             _runs[self.id] = self
             while len(_runs) > KEEP_RUNS:
                 oldest = next(iter(_runs))
                 if _runs[oldest].is_active:
                     break
-                _runs.pop(oldest)
-
-        def target():
-            try:
-                self.run()
-            finally:
-                _run_slots.release()
-
-        self._thread = threading.Thread(target=target, name=f"train-{self.config.preset}", daemon=True)
-        self._thread.start()
+                _runs.pop(oldest).discard()
+        self._reader = threading.Thread(target=self._listen, args=(receiver,), name=f"train-{self.id}", daemon=True)
+        self._reader.start()
         return self
+
+    def _launch(self) -> Connection:
+        """Start the worker and send it the job; the connection its reports arrive on."""
+        report_read, report_write = os.pipe()
+        control_read, control_write = os.pipe()
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(_PROJECT_ROOT), os.environ.get("PYTHONPATH")])))
+        try:
+            self._set(state="running", status="Starting the training process …", started=time.perf_counter())
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "mnist_core.training_worker", str(report_write), str(control_read)],
+                pass_fds=(report_write, control_read), stdin=subprocess.DEVNULL, env=env)
+        finally:  # only the worker holds these ends now: its death closes the report pipe
+            os.close(report_write)
+            os.close(control_read)
+        self._control = Connection(control_write, readable=False)
+        self._control.send((self.config, self._data, self._evaluate_test, str(_run_file(self.id)),
+                            self._test_every_epoch))
+        if self._stop_requested:
+            self._control.send("stop")
+        self._data = None  # the worker has its copy
+        return Connection(report_read, writable=False)
+
+    def run(self) -> RunSnapshot:
+        """Start and wait for the end. Never raises for training problems: they end in state 'failed'."""
+        self.start()
+        self.wait()
+        return self.snapshot()
 
     def stop(self) -> None:
         """Ask the run to end after the current batch; what it learned so far is kept."""
-        self._stop.set()
+        self._stop_requested = True
+        try:
+            if self._control is not None and self.is_active:
+                self._control.send("stop")
+        except OSError:  # the worker is already gone; the reader thread reports how
+            pass
 
     def wait(self, timeout: float | None = None) -> bool:
-        if self._thread is not None:
-            self._thread.join(timeout)
+        if self._reader is not None:
+            self._reader.join(timeout)
         return not self.is_active
+
+    def discard(self) -> None:
+        """Forget the trained model file (a run that was never saved, pushed out by newer runs)."""
+        if self.model_file is not None:
+            self.model_file.unlink(missing_ok=True)
+            self.model_file = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
 
     @property
     def is_active(self) -> bool:
@@ -216,146 +299,68 @@ class TrainingRun:
         with self._lock:
             seconds = self._seconds if not self.is_active or self._started is None else time.perf_counter() - self._started
             return RunSnapshot(self._state, tuple(self._records), self._progress, self._message,
-                               self.test_accuracy, seconds)
+                               self.test_accuracy, seconds, self._status)
 
     def _set(self, **fields) -> None:
         with self._lock:
             for key, value in fields.items():
                 setattr(self, f"_{key}", value)
 
-    # ------------------------------------------------------------ the run
+    # ------------------------------------------------------------ what the worker reports
 
-    def run(self) -> RunSnapshot:
-        """Train synchronously. Never raises for training problems: they end in state 'failed'."""
-        if self._started is None:
-            self._set(state="running", started=time.perf_counter())
+    def _listen(self, receiver) -> None:
+        outcome = None
         try:
-            self._fit()
-            if self._state == "failed":
-                return self.snapshot()
-            if self._evaluate_test:
-                self._set(state="evaluating")
-                self.test_accuracy = self.evaluate_test()
-            stopped = self._stop.is_set()
-            done = len(self._records)
-            self._set(state="stopped" if stopped else "finished",
-                      message=f"Stopped by request after {done} epoch(s); the model keeps what it learned."
-                      if stopped else f"Finished {done} epoch(s).")
-        except Exception as exc:  # reported to the UI instead of killing the thread silently
-            self._set(state="failed", message=f"Training failed: {type(exc).__name__}: {exc}")
+            while True:
+                try:
+                    kind, payload = receiver.recv()
+                except (EOFError, OSError):  # the worker is gone, finished or not
+                    break
+                except Exception as exc:  # a garbled message: end the run rather than guess
+                    from .training_worker import Outcome
+                    self._process.kill()
+                    outcome = Outcome("failed", f"Training failed: the training process sent an unreadable "
+                                                f"report ({type(exc).__name__}: {exc}).")
+                    break
+                if kind == "batch":
+                    self._set(progress=payload, status="")
+                    if self._on_batch:
+                        self._on_batch(payload)
+                elif kind == "epoch":
+                    with self._lock:
+                        self._records.append(payload)
+                    if self._on_epoch:
+                        self._on_epoch(payload)
+                elif kind == "status":
+                    self._set(status=payload)
+                elif kind == "state":
+                    self._set(state=payload)
+                elif kind == "done":
+                    outcome = payload
         finally:
-            with self._lock:
-                if self._started is not None:
-                    self._seconds = time.perf_counter() - self._started
-        return self.snapshot()
+            receiver.close()
+            try:
+                self._process.wait(30)
+            except subprocess.TimeoutExpired:  # reported "done" but hangs on exit: end it
+                self._process.kill()
+                self._process.wait()
+            self._control.close()
+            self._finish(outcome)
+            _run_slots.release()
 
-    def _datasets(self):
-        import tensorflow as tf
-
-        c = self.config
-        rng = np.random.default_rng(c.seed)
-        order = rng.permutation(len(self._x_train))[: c.train_size]
-        x = self._x_train[order].astype("float32") / 255.0
-        y = self._y_train[order].astype("int64")
-        n_val = int(round(len(x) * c.validation_split))
-        x_fit, y_fit, x_val, y_val = x[: len(x) - n_val], y[: len(y) - n_val], x[len(x) - n_val:], y[len(y) - n_val:]
-        if self.preset.one_hot:
-            y_fit, y_val = np.eye(10, dtype="float32")[y_fit], np.eye(10, dtype="float32")[y_val]
-        # Shuffle indices, not images: refilling a 60,000-image shuffle buffer costs seconds per epoch.
-        x_fit_t, y_fit_t = tf.constant(x_fit), tf.constant(y_fit)
-        fit = tf.data.Dataset.range(len(x_fit)).shuffle(len(x_fit), seed=c.seed, reshuffle_each_iteration=True)
-        fit = fit.batch(c.batch_size).map(lambda idx: (tf.gather(x_fit_t, idx), tf.gather(y_fit_t, idx)))
-        if c.augment:
-            augment = _augmenter(c.seed)
-            fit = fit.map(lambda xb, yb: (augment(xb[..., None], training=True)[..., 0], yb),
-                          num_parallel_calls=tf.data.AUTOTUNE)
-        fit = fit.prefetch(tf.data.AUTOTUNE)
-        val = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(1000) if n_val else None
-        return fit, val, len(x_fit)
-
-    def _compile(self, model, steps_per_epoch: int) -> None:
-        c, p = self.config, self.preset
-        lr = c.learning_rate
-        if p.cosine_decay:
-            lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=c.epochs * steps_per_epoch, alpha=0.01)
-        if c.optimizer == "sgd":
-            optimizer = keras.optimizers.SGD(lr, momentum=p.momentum, nesterov=p.nesterov)
-        elif c.optimizer == "rmsprop":
-            optimizer = keras.optimizers.RMSprop(lr)
+    def _finish(self, outcome) -> None:
+        if outcome is None:
+            self._set(state="failed", message=_crash_message(self._process.returncode))
         else:
-            optimizer = keras.optimizers.Adam(lr)
-        model.compile(optimizer=optimizer, loss=p.loss, metrics=["accuracy"])
-
-    def _fit(self) -> None:
-        c = self.config
-        keras.utils.set_random_seed(c.seed)
-        fit_ds, val_ds, n_fit = self._datasets()
-        steps = math.ceil(n_fit / c.batch_size)
-        self.model = models.build_model(c.preset)
-        self._compile(self.model, steps)
-        self.model.fit(fit_ds, epochs=c.epochs, verbose=0, shuffle=False,  # tf.data shuffles
-                       callbacks=[_RecordingCallback(self, steps, n_fit, val_ds)])
-
-    def evaluate_test(self) -> float:
-        """Accuracy on the 10,000 test images."""
-        probabilities = self.model.predict(self._x_test.astype("float32") / 255.0, batch_size=1000, verbose=0)
-        return float(np.mean(np.argmax(probabilities, axis=1) == self._y_test))
-
-
-class _RecordingCallback(keras.callbacks.Callback):
-    """Turns Keras events into records, and the run's Stop/NaN checks into stop_training."""
-
-    def __init__(self, run: TrainingRun, steps: int, n_fit: int, val_ds):
-        super().__init__()
-        self.run, self.steps, self.n_fit, self.val_ds = run, steps, n_fit, val_ds
-        self.epoch_start = 0.0
-        self.batch_seen = 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch_start = time.perf_counter()
-        self.batch_seen = 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        run = self.run
-        self.batch_seen = batch + 1
-        loss = float((logs or {}).get("loss", 0.0))
-        if not math.isfinite(loss):
-            self.model.stop_training = True
-            run._set(state="failed", message=(
-                f"Training stopped: the loss became {loss} in epoch {len(run._records) + 1}, batch {batch + 1}. "
-                f"The learning rate ({run.config.learning_rate:g}) is probably too high for "
-                f"{run.config.optimizer}; lower it (try 0.001) and start again."))
-            return
-        elapsed = time.perf_counter() - self.epoch_start
-        samples = min(self.batch_seen * run.config.batch_size, self.n_fit)
-        speed = samples / elapsed if elapsed > 0 else 0.0
-        epochs_left = run.config.epochs - len(run._records) - 1
-        remaining = (self.n_fit - samples + epochs_left * self.n_fit) / speed if speed else 0.0
-        progress = BatchProgress(len(run._records) + 1, self.batch_seen, self.steps, speed, remaining)
-        run._set(progress=progress)
-        if run._on_batch:
-            run._on_batch(progress)
-        if run._stop.is_set():  # Keras checks this right after the batch: Stop lands within one batch
-            self.model.stop_training = True
-
-    def on_epoch_end(self, epoch, logs=None):
-        run = self.run
-        if run._state == "failed":
-            return
-        logs = logs or {}
-        seconds = time.perf_counter() - self.epoch_start
-        partial = self.batch_seen < self.steps
-        val_loss = val_accuracy = None
-        if self.val_ds is not None and not run._stop.is_set():
-            val = self.model.evaluate(self.val_ds, verbose=0, return_dict=True)
-            val_loss, val_accuracy = float(val["loss"]), float(val["accuracy"])
-        samples = min(self.batch_seen * run.config.batch_size, self.n_fit)
-        record = EpochRecord(epoch + 1, float(logs.get("loss", math.nan)), float(logs.get("accuracy", math.nan)),
-                             val_loss, val_accuracy, seconds, samples / seconds if seconds > 0 else 0.0, partial)
-        with run._lock:
-            run._records.append(record)
-        if run._on_epoch:
-            run._on_epoch(record)
+            self.test_accuracy, self.parameters = outcome.test_accuracy, outcome.parameters
+            self.versions = outcome.versions or {}
+            if outcome.model_written:
+                self.model_file = _run_file(self.id)
+            self._set(state=outcome.state, message=outcome.message)
+        with self._lock:
+            self._status = ""
+            if self._started is not None:
+                self._seconds = time.perf_counter() - self._started
 
 
 def model_card(run: TrainingRun) -> dict:
@@ -375,7 +380,8 @@ def model_card(run: TrainingRun) -> dict:
         "val_accuracy": last.val_accuracy if last else None,
         "test_accuracy": snap.test_accuracy,
         "training_seconds": round(sum(r.seconds for r in snap.records), 1),
-        "parameters": int(run.model.count_params()) if run.model is not None else None,
+        "parameters": run.parameters,
         "data_sha256": data_fingerprint(),
+        "versions": dict(run.versions),
         "history": [dataclasses.asdict(r) for r in snap.records],
     }

@@ -257,7 +257,7 @@ def test_train_page_refuses_absurd_settings_with_the_engines_message():
     assert "Batch size must be between 1" in at.error[0].value
 
 
-def test_train_page_shows_the_nan_message(monkeypatch):
+def test_train_page_shows_the_nan_message(monkeypatch, mnist):
     at = open_page("app_pages/train.py")
     at.selectbox(key="train_preset").set_value("seed002-ann").run()
     at.selectbox(key="train_optimizer").set_value("sgd")
@@ -265,14 +265,33 @@ def test_train_page_shows_the_nan_message(monkeypatch):
     at.number_input(key="train_batch").set_value(100)
     at.select_slider(key="train_size").set_value(1000)
     at.number_input(key="train_epochs").set_value(1)
-    # A learning rate this high is allowed; poisoning the data is the sure way to a NaN here.
+    # A learning rate this high is allowed; poisoning the data is the sure way to a NaN here. The
+    # worker is another process, so the poisoned images travel with the run instead of the cache.
     from mnist_core import training
-    original = training.TrainingRun._datasets
-
-    def poisoned(self):
-        self._x_train = np.full_like(self._x_train, 255).astype(np.float32) * np.nan
-        return original(self)
-
-    monkeypatch.setattr(training.TrainingRun, "_datasets", poisoned)
+    (x, y), test = mnist
+    poisoned = ((np.full((2000, 28, 28), np.nan, np.float32), y[:2000]), (test[0][:500], test[1][:500]))
+    real_init = training.TrainingRun.__init__
+    monkeypatch.setattr(training.TrainingRun, "__init__",
+                        lambda self, config, data=None, **kw: real_init(self, config, data=poisoned, **kw))
     [b for b in at.button if b.label == "Start training"][0].click().run()
     assert wait_for(at, lambda a: any("loss became nan" in e.value for e in a.error), 60)
+
+
+def test_train_page_reports_a_killed_worker_and_can_start_again():
+    import os
+    import signal
+
+    from mnist_core import training
+
+    at = open_page("app_pages/train.py")
+    start_tiny_run(at, epochs=150)
+    run = training.find_run(at.session_state["train_run_id"])
+    assert wait_for(at, lambda a: run.snapshot().progress is not None, 90)
+    os.kill(run.pid, signal.SIGKILL)  # as the out-of-memory killer would
+    assert wait_for(at, lambda a: any("stopped unexpectedly" in e.value for e in a.error), 60)
+    assert "out of memory" in at.error[0].value and not at.exception
+    start = [b for b in at.button if b.label == "Start training"][0]
+    assert not start.disabled  # the slot is free and the page accepts a new run
+    at.number_input(key="train_epochs").set_value(1)
+    start.click().run()
+    assert wait_for(at, lambda a: any(m.label == "Test accuracy" for m in a.metric))

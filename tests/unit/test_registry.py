@@ -1,10 +1,13 @@
+import io
 import json
 import zipfile
+from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
-from mnist_core import models, registry
+from mnist_core import inference, model_file, models, registry
 
 
 @pytest.fixture
@@ -13,17 +16,16 @@ def model():
 
 
 def test_saved_file_has_no_optimizer_state(models_dir, mnist):
-    import zipfile
-    from mnist_core import training
-    run = training.TrainingRun(training.TrainingConfig("seed000-ann", epochs=1, train_size=200),
-                               data=mnist, evaluate_test=False)
-    run.run()
-    assert run.model.optimizer.variables  # Adam's slots exist in memory …
-    path = registry.save_model(run.model, "bare", {})
+    import keras
+    model = models.build_model("seed000-ann")
+    model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy")
+    model.fit(mnist[0][0][:64] / 255, mnist[0][1][:64], epochs=1, verbose=0)
+    assert model.optimizer.variables  # Adam's slots exist in memory …
+    path = registry.save_model(model, "bare", {})
     with zipfile.ZipFile(path) as archive:
         weights = archive.getinfo("model.weights.h5").file_size
         assert not json.loads(archive.read("config.json")).get("compile_config")
-    assert weights < run.model.count_params() * 4 * 1.2  # … but only the weights reach the file
+    assert weights < model.count_params() * 4 * 1.2  # … but only the weights reach the file
 
 
 def test_save_and_load_round_trip_with_card(models_dir, model):
@@ -86,40 +88,214 @@ def test_a_failed_save_leaves_the_old_model_intact(models_dir, model, monkeypatc
     assert not [p for p in models_dir.iterdir() if p.name.startswith(".")]
 
 
-def test_corrupt_file_gives_a_clear_error_naming_the_file(models_dir):
-    (models_dir / "broken.keras").write_bytes(b"this is not a zip file")
+# ------------------------------------------------------------------ reading without Keras
+
+
+def saved_file(name="good", preset="seed002-ann") -> Path:
+    registry.save_model(models.build_model(preset), name, {})
+    return registry.model_path(name)
+
+
+def rewrite_member(path: Path, member: str, change) -> None:
+    """Replace one member of a .keras zip by change(its bytes); None drops the member."""
+    with zipfile.ZipFile(path) as archive:
+        members = {n: archive.read(n) for n in archive.namelist()}
+    replaced = change(members[member])
+    if replaced is None:
+        del members[member]
+    else:
+        members[member] = replaced
+    with zipfile.ZipFile(path, "w") as archive:
+        for n, raw in members.items():
+            archive.writestr(n, raw)
+
+
+def edit_config(path: Path, change) -> None:
+    def edit(raw):
+        config = json.loads(raw)
+        change(config["config"]["layers"])
+        return json.dumps(config)
+    rewrite_member(path, "config.json", edit)
+
+
+def edit_weights(path: Path, change) -> None:
+    def edit(raw):
+        buffer = io.BytesIO(raw)
+        with h5py.File(buffer, "r+") as h5:
+            change(h5)
+        return buffer.getvalue()
+    rewrite_member(path, "model.weights.h5", edit)
+
+
+def keras_saved(name, *layers, input_shape=(28, 28)):
+    import keras
+    keras.Sequential([keras.Input(input_shape), *layers]).save(registry.model_path(name))
+
+
+def refused(name) -> str:
+    """The message both Keras-free readers give; it names the file and the fix."""
     with pytest.raises(registry.ModelLoadError) as info:
-        registry.load_model("broken")
-    assert str(models_dir / "broken.keras") in str(info.value) and "Delete it" in str(info.value)
+        registry.read_model(name)
+    with pytest.raises(registry.ModelLoadError):
+        inference.load_classifier(name)
+    message = str(info.value)
+    assert str(registry.model_path(name)) in message and "Delete it" in message, message
+    return message
 
 
-def test_foreign_keras_model_is_refused(models_dir):
+def test_a_saved_model_reads_back_without_keras(models_dir):
+    spec = registry.read_model(saved_file("good").stem)
+    assert [layer.class_name for layer in spec.layers] == ["Flatten", "Dense", "Dense"]
+    assert [w.shape for w in spec.layers[1].weights] == [(784, 300), (300,)]
+    assert all(w.dtype == np.float32 and not w.flags.writeable for layer in spec.layers for w in layer.weights)
+
+
+def test_h5_group_names_are_keras_own(models_dir):
+    """model_file finds each layer's weights under the name Keras' saving code gives its group."""
+    from keras.src.utils import naming
+    for class_name in (*model_file.SERVABLE_LAYERS, "LayerNormalization", "Conv2DTranspose", "PReLU"):
+        assert model_file.snake_case(class_name) == naming.to_snake_case(class_name)
+    path = saved_file("cnn-like", "seed004-cnn")
+    with zipfile.ZipFile(path) as archive, h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r") as h5:
+        groups = sorted(h5["layers"])
+    assert groups == sorted(["reshape", "conv2d", "max_pooling2d", "re_lu", "dropout", "conv2d_1",
+                             "max_pooling2d_1", "re_lu_1", "dropout_1", "flatten", "dense", "dropout_2",
+                             "dense_1", "dense_2"])
+
+
+def test_not_a_zip(models_dir):
+    (models_dir / "broken.keras").write_bytes(b"this is not a zip file")
+    assert "not a Keras model file" in refused("broken")
+
+
+def test_truncated_file(models_dir):
+    path = saved_file("cut")
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    refused("cut")
+
+
+def test_missing_member(models_dir):
+    rewrite_member(saved_file("hollow"), "model.weights.h5", lambda raw: None)
+    assert "has no model.weights.h5" in refused("hollow")
+
+
+def test_unreadable_config(models_dir):
+    rewrite_member(saved_file("garbled"), "config.json", lambda raw: raw[:40])
+    assert "unreadable config.json" in refused("garbled")
+
+
+def test_lambda_layer_is_refused_and_never_run(models_dir, tmp_path):
     import keras
-    foreign = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])
-    foreign.save(models_dir / "foreign.keras")
-    with pytest.raises(registry.ModelLoadError, match="not an MNIST classifier"):
-        registry.load_model("foreign")
+    marker = tmp_path / "ran"
+    # Self-contained, so that Keras can serialise it: it would leave a file behind if ever run.
+    leaves_a_mark = eval(f"lambda x: __import__('pathlib').Path({str(marker)!r}).write_text('ran') and x * 2")
+    keras_saved("sneaky", keras.layers.Flatten(), keras.layers.Lambda(leaves_a_mark),
+                keras.layers.Dense(10, activation="softmax"))
+    marker.unlink(missing_ok=True)  # Keras traced the lambda while building
+    message = refused("sneaky")
+    assert "Lambda, which this app cannot serve" in message and "Conv2D" in message
+    assert not marker.exists()
 
 
-def test_lambda_layers_are_refused_by_safe_mode(models_dir):
+def test_foreign_layer_names_what_the_app_serves(models_dir):
     import keras
-    sneaky = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
-                               keras.layers.Lambda(lambda x: x * 2), keras.layers.Dense(10)])
-    sneaky.save(models_dir / "sneaky.keras")
-    with pytest.raises(registry.ModelLoadError, match="sneaky.keras"):
-        registry.load_model("sneaky")
+    keras_saved("odd", keras.layers.Flatten(), keras.layers.LayerNormalization(),
+                keras.layers.Dense(10, activation="softmax"))
+    message = refused("odd")
+    assert "LayerNormalization" in message and "BatchNormalization" in message and "Train page" in message
+
+
+def test_custom_class_with_a_keras_name_is_refused(models_dir):
+    def relabel(layers):
+        layers[-1]["module"] = "my_package.layers"
+    edit_config(saved_file("impostor"), relabel)
+    assert "cannot serve" in refused("impostor")
+
+
+@pytest.mark.parametrize("shape, layers", [((5,), lambda k: [k.layers.Dense(10, activation="softmax")]),
+                                           ((28, 28), lambda k: [k.layers.Flatten(), k.layers.Dense(7, activation="softmax")]),
+                                           ((28, 28), lambda k: [k.layers.Flatten(), k.layers.Dense(10)])])
+def test_foreign_shapes_are_refused(models_dir, shape, layers):
+    import keras
+    keras_saved("foreign", *layers(keras), input_shape=shape)
+    assert "not an MNIST classifier" in refused("foreign")
+
+
+def test_functional_model_is_refused(models_dir):
+    import keras
+    inputs = keras.Input((28, 28))
+    outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(inputs))
+    keras.Model(inputs, outputs).save(models_dir / "functional.keras")
+    assert "not a Sequential model" in refused("functional")
+
+
+def test_weights_of_the_wrong_shape(models_dir):
+    def shrink(h5):
+        del h5["layers/dense/vars/0"]
+        h5["layers/dense/vars/0"] = np.zeros((784, 299), np.float32)
+    edit_weights(saved_file("warped"), shrink)
+    assert "wrong shape for layer 'hidden_300'" in refused("warped")
+
+
+def test_config_that_does_not_match_its_weights(models_dir):
+    def widen(layers):
+        layers[2]["config"]["units"] = 301
+    edit_config(saved_file("widened"), widen)
+    assert "wrong shape" in refused("widened")
+
+
+def test_missing_weight(models_dir):
+    edit_weights(saved_file("bald"), lambda h5: h5.__delitem__("layers/dense_1/vars/1"))
+    assert "does not hold the weights of layer 'output'" in refused("bald")
+
+
+def test_weights_moved_to_another_layer(models_dir):
+    def swap(h5):
+        h5["layers/dense/vars"].attrs["name"] = "output"
+    edit_weights(saved_file("swapped"), swap)
+    assert "where layer 'hidden_300' belongs" in refused("swapped")
+
+
+def test_links_out_of_the_weights_file_are_refused(models_dir):
+    def link_out(h5):
+        del h5["layers/dense/vars/0"]
+        h5["layers/dense/vars/0"] = h5py.ExternalLink("/etc/passwd", "/weights")
+    edit_weights(saved_file("linked"), link_out)
+    assert "ExternalLink" in refused("linked")
+
+
+def test_non_finite_weights(models_dir):
+    def poison(h5):
+        h5["layers/dense/vars/1"][3] = np.nan
+    edit_weights(saved_file("nan"), poison)
+    assert "non-finite" in refused("nan")
+
+
+def test_unknown_activation(models_dir):
+    def gelu(layers):
+        layers[2]["config"]["activation"] = "gelu"
+    edit_config(saved_file("gelu"), gelu)
+    assert "activation = gelu" in refused("gelu")
 
 
 def test_missing_model_names_the_fix(models_dir):
-    with pytest.raises(registry.ModelLoadError, match="Train page"):
-        registry.load_model("nothing-here")
+    for read in (registry.read_model, inference.load_classifier, registry.load_model):
+        with pytest.raises(registry.ModelLoadError, match="Train page"):
+            read("nothing-here")
+
+
+def test_keras_loader_still_refuses_corrupt_files(models_dir):
+    (models_dir / "broken.keras").write_bytes(b"this is not a zip file")
+    with pytest.raises(registry.ModelLoadError, match="Delete it"):
+        registry.load_model("broken")
 
 
 def test_unreadable_card_does_not_stop_the_model_loading(models_dir, model):
     registry.save_model(model, "cardless", {"kind": "ann"})
     (models_dir / "cardless.json").write_text("{not json")
     assert registry.read_card("cardless") == {}
-    assert registry.load_model("cardless") is not None
+    assert registry.read_model("cardless") is not None
+    assert inference.load_classifier("cardless").kind == "ann"  # from the layers, without a card
 
 
 def test_shipped_models_exist_are_small_and_carry_measured_cards():

@@ -1,0 +1,270 @@
+"""The Keras side of a training run, in a process of its own.
+
+The Streamlit server never imports TensorFlow: with it loaded, every script run paid ~0.5 s of
+garbage collection over its ~400,000 objects (README). So `training.TrainingRun` starts
+`python -m mnist_core.training_worker REPORT_FD CONTROL_FD`, a fresh interpreter (not
+multiprocessing's spawn, which re-runs the parent's main module: streamlit's CLI, or pytest).
+On the control pipe the server sends the job, then possibly "stop"; on the report pipe the
+worker sends, as pickled tuples:
+
+    ("status", text)            what it is doing before the first batch (loading TensorFlow, …)
+    ("batch", BatchProgress)    at most every PROGRESS_INTERVAL s, and the last batch of an epoch
+    ("epoch", EpochRecord)      when an epoch ends
+    ("state", "evaluating")     scoring the test images
+    ("done", Outcome)           how it ended; the model file is written before this is sent
+
+Stop sets an event that the Keras callback checks after every batch, so a run ends within one
+batch of the request. The control pipe closing means the server is gone: the worker exits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import signal
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import numpy as np
+
+from . import models
+from .training import BatchProgress, EpochRecord, TrainingConfig
+
+PROGRESS_INTERVAL = 0.2  # s; a message per batch (300/s for small ANNs) would keep the server's GIL busy
+NICENESS = 10  # the server's drawing sessions come first when both want the two cores
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    state: str  # finished | stopped | failed
+    message: str
+    test_accuracy: float | None = None
+    parameters: int | None = None
+    versions: dict | None = None
+    model_written: bool = False
+
+
+class _Reporter:
+    """Sends messages to the server; exits quietly when the server is gone (nobody is listening)."""
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.last_progress = 0.0
+
+    def send(self, *message) -> None:
+        try:
+            self.connection.send(message)
+        except (BrokenPipeError, ConnectionResetError, EOFError, OSError):
+            os._exit(0)
+
+    def progress(self, progress: BatchProgress, last_of_epoch: bool) -> None:
+        now = time.perf_counter()
+        if last_of_epoch or now - self.last_progress >= PROGRESS_INTERVAL:
+            self.last_progress = now
+            self.send("batch", progress)
+
+
+def main(report_fd: int, control_fd: int) -> None:
+    """The worker process: read the job, train, report, write the model file, say how it ended."""
+    # Ctrl-C on `streamlit run` reaches the whole process group: the server ends its workers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        os.nice(NICENESS)
+    except OSError:
+        pass
+    reporter = _Reporter(Connection(report_fd, readable=False))
+    control = Connection(control_fd, writable=False)
+    config, data, evaluate_test, model_path, test_every_epoch = control.recv()
+    stop = threading.Event()
+
+    def listen():
+        try:
+            while control.recv() == "stop":
+                stop.set()
+        except (EOFError, OSError):  # the server is gone: nobody will read what we make
+            os._exit(0)
+
+    threading.Thread(target=listen, daemon=True).start()
+    try:
+        reporter.send("status", "Starting TensorFlow …")
+        import keras  # noqa: F401  (the slow import, before the clock of the first epoch starts)
+
+        if data is None:
+            reporter.send("status", "Loading MNIST …")
+            from .data import load_mnist
+            data = load_mnist()
+        reporter.send("status", "Building the model …")
+        outcome = KerasRun(config, data, reporter, stop.is_set, evaluate_test, test_every_epoch).run(model_path)
+    except Exception as exc:  # reported to the page instead of dying silently
+        outcome = Outcome("failed", f"Training failed: {type(exc).__name__}: {exc}")
+    reporter.send("done", outcome)
+
+
+def _augmenter(seed: int):
+    """Small shifts, rotations and zooms: MNIST digits vary this much, drawn digits more."""
+    import keras
+
+    return keras.Sequential([
+        keras.layers.RandomRotation(0.04, fill_mode="constant", seed=seed),
+        keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed + 1),
+        keras.layers.RandomZoom(0.1, fill_mode="constant", seed=seed + 2),
+    ], name="augment")
+
+
+class KerasRun:
+    """One fit of one preset with Keras, reporting through `reporter`."""
+
+    def __init__(self, config: TrainingConfig, data, reporter: _Reporter, should_stop, evaluate_test: bool,
+                 test_every_epoch: bool):
+        (self.x_train, self.y_train), (self.x_test, self.y_test) = data
+        self.config, self.preset = config, models.get_preset(config.preset)
+        self.reporter, self.should_stop = reporter, should_stop
+        self.evaluate_test, self.test_every_epoch = evaluate_test, test_every_epoch
+        self.records: list[EpochRecord] = []
+        self.failure: str | None = None
+        self.model = None
+
+    def run(self, model_path: str) -> Outcome:
+        import keras
+        import tensorflow
+
+        self._fit()
+        versions = {"tensorflow": tensorflow.__version__, "keras": keras.__version__}
+        parameters = int(self.model.count_params())
+        if self.failure:
+            return Outcome("failed", self.failure, parameters=parameters, versions=versions)
+        test_accuracy = None
+        if self.evaluate_test:
+            self.reporter.send("state", "evaluating")
+            test_accuracy = self.test_accuracy()
+        from .registry import write_model_file
+        write_model_file(self.model, Path(model_path))
+        stopped, done = self.should_stop(), len(self.records)
+        message = (f"Stopped by request after {done} epoch(s); the model keeps what it learned."
+                   if stopped else f"Finished {done} epoch(s).")
+        return Outcome("stopped" if stopped else "finished", message, test_accuracy, parameters, versions, True)
+
+    def _datasets(self):
+        import tensorflow as tf
+
+        c = self.config
+        rng = np.random.default_rng(c.seed)
+        order = rng.permutation(len(self.x_train))[: c.train_size]
+        x = self.x_train[order].astype("float32") / 255.0
+        y = self.y_train[order].astype("int64")
+        n_val = int(round(len(x) * c.validation_split))
+        x_fit, y_fit, x_val, y_val = x[: len(x) - n_val], y[: len(y) - n_val], x[len(x) - n_val:], y[len(y) - n_val:]
+        if self.preset.one_hot:
+            y_fit, y_val = np.eye(10, dtype="float32")[y_fit], np.eye(10, dtype="float32")[y_val]
+        # Shuffle indices, not images: refilling a 60,000-image shuffle buffer costs seconds per epoch.
+        x_fit_t, y_fit_t = tf.constant(x_fit), tf.constant(y_fit)
+        fit = tf.data.Dataset.range(len(x_fit)).shuffle(len(x_fit), seed=c.seed, reshuffle_each_iteration=True)
+        fit = fit.batch(c.batch_size).map(lambda idx: (tf.gather(x_fit_t, idx), tf.gather(y_fit_t, idx)))
+        if c.augment:
+            augment = _augmenter(c.seed)
+            fit = fit.map(lambda xb, yb: (augment(xb[..., None], training=True)[..., 0], yb),
+                          num_parallel_calls=tf.data.AUTOTUNE)
+        fit = fit.prefetch(tf.data.AUTOTUNE)
+        val = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(1000) if n_val else None
+        return fit, val, len(x_fit)
+
+    def _compile(self, steps_per_epoch: int) -> None:
+        import keras
+
+        c, p = self.config, self.preset
+        lr = c.learning_rate
+        if p.cosine_decay:
+            lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=c.epochs * steps_per_epoch, alpha=0.01)
+        if c.optimizer == "sgd":
+            optimizer = keras.optimizers.SGD(lr, momentum=p.momentum, nesterov=p.nesterov)
+        elif c.optimizer == "rmsprop":
+            optimizer = keras.optimizers.RMSprop(lr)
+        else:
+            optimizer = keras.optimizers.Adam(lr)
+        self.model.compile(optimizer=optimizer, loss=p.loss, metrics=["accuracy"])
+
+    def _fit(self) -> None:
+        import keras
+
+        c = self.config
+        keras.utils.set_random_seed(c.seed)
+        fit_ds, val_ds, n_fit = self._datasets()
+        steps = math.ceil(n_fit / c.batch_size)
+        self.model = models.build_model(c.preset)
+        self._compile(steps)
+        self.model.fit(fit_ds, epochs=c.epochs, verbose=0, shuffle=False,  # tf.data shuffles
+                       callbacks=[_recording_callback(self, steps, n_fit, val_ds)])
+
+    def test_accuracy(self) -> float:
+        """Accuracy on the 10,000 test images."""
+        probabilities = self.model.predict(self.x_test.astype("float32") / 255.0, batch_size=1000, verbose=0)
+        return float(np.mean(np.argmax(probabilities, axis=1) == self.y_test))
+
+
+def _recording_callback(run: KerasRun, steps: int, n_fit: int, val_ds):
+    """A Keras callback that turns Keras events into records, and Stop/NaN into stop_training."""
+    import keras
+
+    class RecordingCallback(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.epoch_start = 0.0
+            self.batch_seen = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch_start = time.perf_counter()
+            self.batch_seen = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            c = run.config
+            self.batch_seen = batch + 1
+            loss = float((logs or {}).get("loss", 0.0))
+            if not math.isfinite(loss):
+                self.model.stop_training = True
+                run.failure = (
+                    f"Training stopped: the loss became {loss} in epoch {len(run.records) + 1}, batch {batch + 1}. "
+                    f"The learning rate ({c.learning_rate:g}) is probably too high for {c.optimizer}; "
+                    f"lower it (try 0.001) and start again.")
+                return
+            elapsed = time.perf_counter() - self.epoch_start
+            samples = min(self.batch_seen * c.batch_size, n_fit)
+            speed = samples / elapsed if elapsed > 0 else 0.0
+            epochs_left = c.epochs - len(run.records) - 1
+            remaining = (n_fit - samples + epochs_left * n_fit) / speed if speed else 0.0
+            stop = run.should_stop()
+            run.reporter.progress(BatchProgress(len(run.records) + 1, self.batch_seen, steps, speed, remaining),
+                                  last_of_epoch=self.batch_seen == steps or stop)
+            if stop:  # Keras checks this right after the batch: Stop lands within one batch
+                self.model.stop_training = True
+
+        def on_epoch_end(self, epoch, logs=None):
+            if run.failure:
+                return
+            logs = logs or {}
+            seconds = time.perf_counter() - self.epoch_start
+            val_loss = val_accuracy = test_accuracy = None
+            stopping = run.should_stop()
+            if val_ds is not None and not stopping:
+                val = self.model.evaluate(val_ds, verbose=0, return_dict=True)
+                val_loss, val_accuracy = float(val["loss"]), float(val["accuracy"])
+            if run.test_every_epoch and not stopping:
+                test_accuracy = run.test_accuracy()
+            samples = min(self.batch_seen * run.config.batch_size, n_fit)
+            record = EpochRecord(epoch + 1, float(logs.get("loss", math.nan)), float(logs.get("accuracy", math.nan)),
+                                 val_loss, val_accuracy, seconds, samples / seconds if seconds > 0 else 0.0,
+                                 partial=self.batch_seen < steps, test_accuracy=test_accuracy)
+            run.records.append(record)
+            run.reporter.send("epoch", record)
+
+    return RecordingCallback()
+
+
+if __name__ == "__main__":
+    # Through the module's real name, so the Outcome it pickles is mnist_core.training_worker.Outcome.
+    from mnist_core.training_worker import main as worker_main
+
+    worker_main(int(sys.argv[1]), int(sys.argv[2]))
