@@ -4,11 +4,33 @@ The pages live in app_pages/, not pages/: Streamlit runs a folder named pages/ i
 multipage mode until the first st.navigation call, so a deep link such as /draw opened first
 on a fresh server showed the raw file list and skipped this script (seen in Chromium)."""
 
+import gc
+import sys
+
 import streamlit as st
 
 from app_pages.common import model_toggle
 
 st.set_page_config(page_title="MNIST: ANN vs CNN, live", page_icon="✍️", layout="wide")
+
+
+@st.cache_resource(show_spinner=False)
+def _frozen() -> dict:
+    return {"modules": 0}  # how many modules were loaded at the last freeze (shared by all sessions)
+
+
+def freeze_long_lived_objects() -> None:
+    """Move what the server has loaded (modules, MNIST, models, caches) out of the garbage
+    collector's way. Streamlit runs a full collection after every script run; measured here, it
+    walked ~117,000 objects in 50 ms, which caps a server at ~20 runs/s before any work. Frozen
+    objects are skipped: the collection then walks only what sessions made. Again only when new
+    modules were imported (a page opened for the first time): a handful of times per server."""
+    frozen = _frozen()
+    if len(sys.modules) != frozen["modules"]:
+        gc.collect()
+        gc.freeze()
+        frozen["modules"] = len(sys.modules)
+
 
 navigation = st.navigation([
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
@@ -24,3 +46,4 @@ with st.sidebar:
                "CNN: a convolutional network that sees strokes and shapes.")
 
 navigation.run()
+freeze_long_lived_objects()

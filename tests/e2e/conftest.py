@@ -51,12 +51,13 @@ def server(tmp_path_factory):
     log.close()
 
 
-def launch_server(env: dict, output, command: list[str] | None = None) -> tuple[subprocess.Popen, str]:
+def launch_server(env: dict, output, command: list[str] | None = None,
+                  script: Path = ROOT / "streamlit_app.py") -> tuple[subprocess.Popen, str]:
     """`streamlit run streamlit_app.py` on a free local port, once it answers /_stcore/health."""
     port = free_port()
     process = subprocess.Popen(
         (command or [sys.executable, "-m", "streamlit"])
-        + ["run", str(ROOT / "streamlit_app.py"), "--server.port", str(port), "--server.address", "127.0.0.1",
+        + ["run", str(script), "--server.port", str(port), "--server.address", "127.0.0.1",
            "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -66,7 +67,7 @@ def launch_server(env: dict, output, command: list[str] | None = None) -> tuple[
             if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
                 return process, url
         except OSError:
-            time.sleep(0.3)
+            time.sleep(0.05)
     process.kill()
     pytest.fail("Streamlit did not answer /_stcore/health within 90 s:\n" + server_log_tail())
 

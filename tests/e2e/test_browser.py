@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from .conftest import assert_no_exception, screenshot, server_log_tail, wait_until_idle
+from .conftest import SERVER_PID, assert_no_exception, screenshot, server_log_tail, wait_until_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -139,3 +139,6 @@ def test_quick_demo_training_shows_curves_and_test_accuracy(page, server):
     assert_no_exception(page)
     screenshot(page, "train-finished")
     print(f"\nquick demo: {elapsed:.1f} s from click to Test accuracy {accuracy:.2f}%")
+    # The run trained in a worker process: the server itself never loaded TensorFlow.
+    with open(f"/proc/{SERVER_PID[0]}/maps") as maps:
+        assert "tensorflow" not in maps.read(), "the Streamlit server process has TensorFlow loaded"
