@@ -41,6 +41,9 @@ bench: $(VENV)/.test-installed data chromium
 	$(PY) benchmarks/training_throughput.py
 	$(PY) benchmarks/time_to_99.py
 	$(PY) benchmarks/page_timings.py
+	$(PY) benchmarks/cold_start.py
+	$(PY) benchmarks/audience_load.py
+	$(PY) benchmarks/audience_load.py --sessions 10 --train
 
 clean:
 	rm -rf $(VENV) .pytest_cache

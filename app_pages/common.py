@@ -88,3 +88,13 @@ def evaluation_of(name: str) -> evaluation.Evaluation | None:
 
 def percent(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{value:.{digits}%}"
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """Rows of equal keys as a Markdown table (numbers with thousands separators)."""
+    if not rows:
+        return ""
+    keys = list(rows[0])
+    cells = [[f"{row[k]:,}" if isinstance(row[k], int) else str(row[k]) for k in keys] for row in rows]
+    return "\n".join(["| " + " | ".join(keys) + " |", "|" + " --- |" * len(keys)]
+                     + ["| " + " | ".join(c.replace("|", "\\|") for c in line) + " |" for line in cells])

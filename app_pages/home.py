@@ -1,6 +1,5 @@
 """Home: what the demo shows, the dataset's status, and the shipped models."""
 
-import pandas as pd
 import streamlit as st
 
 from mnist_core import models
@@ -41,7 +40,9 @@ for column, kind in zip(columns, kinds):
         st.markdown(f"**{classifier.parameter_count:,} parameters** · trained "
                     f"{card.get('epochs_run', '?')} epochs in {card.get('training_seconds', '?')} s")
         with st.expander(f"{label} architecture, layer by layer"):
-            st.dataframe(pd.DataFrame(classifier.layer_table()), hide_index=True, width="stretch")
+            # A Markdown table, not st.dataframe: Home is the first page a fresh server renders,
+            # and a dataframe would load pandas and Arrow first (~0.3 s of the cold start).
+            st.markdown(common.markdown_table(classifier.layer_table()))
 
 st.subheader("Where next")
 links = st.columns(4)

@@ -14,11 +14,15 @@ import os
 import tempfile
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from . import registry
 from .data import MnistDataset, default_data_dir
+
+if TYPE_CHECKING:  # pandas is imported where a table is built: Home renders without it (faster cold start)
+    import pandas as pd
 
 NUM_CLASSES = 10
 # In every cache file's name: change it when the forward pass or the file layout changes, and
@@ -68,6 +72,8 @@ def row_normalised(matrix: np.ndarray) -> np.ndarray:
 
 def per_class_metrics(matrix: np.ndarray) -> pd.DataFrame:
     """Precision, recall, F1 and support for each digit (0 where undefined, as scikit-learn does)."""
+    import pandas as pd
+
     matrix = np.asarray(matrix, float)
     true_pos = np.diag(matrix)
     predicted, actual = matrix.sum(axis=0), matrix.sum(axis=1)

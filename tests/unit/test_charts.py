@@ -37,6 +37,26 @@ def test_probability_bars_highlight_the_winner_on_a_fixed_axis():
     assert tuple(fig.layout.yaxis.range) == (0, 1.15)
 
 
+def test_probability_bars_equal_the_fully_validated_figure():
+    import json
+
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    p = np.random.default_rng(3).dirichlet(np.ones(10))
+    fast = charts.probability_bars(p, "#123456", title="CNN")
+    winner = int(np.argmax(p))
+    checked = go.Figure(go.Bar(
+        x=charts.DIGITS, y=p.tolist(), marker_color=["#123456" if d == winner else "#BAB0AC" for d in range(10)],
+        text=[f"{v:.0%}" if v >= 0.005 else "" for v in p], textposition="outside",
+        hovertemplate="digit %{x}: %{y:.2%}<extra></extra>"))
+    checked.update_yaxes(range=[0, 1.15], tickformat=".0%", title=None, dtick=0.25)
+    checked.update_xaxes(type="category", title=None)
+    checked.update_layout(height=260, margin=dict(l=10, r=10, t=40, b=10), title=dict(text="CNN"))
+    assert json.loads(pio.to_json(fast, validate=False)) == json.loads(pio.to_json(checked, validate=False))
+    go.Figure(fast.to_dict())  # and plotly's validators accept it
+
+
 def test_training_curves_draw_train_solid_and_validation_dashed_per_run():
     records = [{"epoch": 1, "loss": 0.5, "accuracy": 0.8, "val_loss": 0.4, "val_accuracy": 0.85},
                {"epoch": 2, "loss": 0.3, "accuracy": 0.9, "val_loss": 0.35, "val_accuracy": 0.88}]
