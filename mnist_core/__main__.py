@@ -1,4 +1,4 @@
-"""python -m mnist_core fetch | train | evaluate | list"""
+"""python -m mnist_core fetch | train | evaluate | list | crowd"""
 
 from __future__ import annotations
 
@@ -86,6 +86,64 @@ def _list(args) -> int:
     return 0
 
 
+def _crowd_store(args):
+    """The room's database, refusing to create an empty one where the user expected digits."""
+    from pathlib import Path
+
+    from . import crowd
+
+    path = Path(args.db) if args.db else crowd.default_db_path()
+    if not path.is_file():
+        raise crowd.CrowdStoreError(
+            f"There is no room database at {path}; pass --db PATH or set MNIST_CROWD_DB to the file the talk used.")
+    return crowd.CrowdStore(path)
+
+
+def _crowd_talks(args) -> int:
+    import datetime as dt
+
+    from . import crowd
+
+    try:
+        store = _crowd_store(args)
+    except crowd.CrowdStoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    with store:
+        talks = store.talks()
+    if not talks:
+        print(f"No talks in {store.path}.")
+    for n, talk in enumerate(talks):
+        created = dt.datetime.fromtimestamp(talk.created).strftime("%Y-%m-%d %H:%M")
+        current = "  (current)" if n == 0 else ""
+        print(f"{talk.id:4d}  {created}  {talk.digits:5d} digits  {talk.hidden:3d} hidden  {talk.title}{current}")
+    return 0
+
+
+def _crowd_export(args) -> int:
+    from . import crowd
+
+    try:
+        store = _crowd_store(args)
+        with store:
+            talks = store.talks()
+            if not talks:
+                raise crowd.CrowdInputError(f"{store.path} holds no talks yet: nothing to export.")
+            talk = store.talk(args.talk) if args.talk is not None else talks[0]
+            if args.format == "npz":
+                count = store.export_npz(talk.id, args.out)
+                where = args.out
+            else:
+                count = store.export_idx(talk.id, args.out)
+                where = ", ".join(str(p) for p in crowd.idx_paths(talk.id, args.out))
+    except (crowd.CrowdStoreError, crowd.CrowdInputError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    hidden = f" ({talk.hidden} hidden left out)" if talk.hidden else ""
+    print(f"Wrote {count} digits of talk {talk.id} ({talk.title}){hidden} to {where}.")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mnist_core", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -107,6 +165,17 @@ def main(argv=None) -> int:
     evaluate.add_argument("name")
     evaluate.set_defaults(func=_evaluate)
     sub.add_parser("list", help="saved models").set_defaults(func=_list)
+    crowd = sub.add_parser("crowd", help="a talk room's digits: list talks, export them")
+    crowd_sub = crowd.add_subparsers(dest="crowd_command", required=True)
+    talks = crowd_sub.add_parser("talks", help="every talk with its digit counts, newest first")
+    talks.set_defaults(func=_crowd_talks)
+    export = crowd_sub.add_parser("export", help="a talk's visible digits as .npz (x, y) or MNIST IDX files")
+    export.add_argument("--talk", type=int, help="talk id (default: the current, newest talk)")
+    export.add_argument("--format", choices=("npz", "idx"), default="npz")
+    export.add_argument("--out", required=True, help="the .npz file, or the folder for the two IDX files")
+    export.set_defaults(func=_crowd_export)
+    for command in (talks, export):
+        command.add_argument("--db", help="the room's database (default: MNIST_CROWD_DB, else the per-user data folder)")
     args = parser.parse_args(argv)
     return args.func(args)
 
