@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PORT ?= 8501
 
-.PHONY: run test data chromium bench clean
+.PHONY: run talk test data chromium bench clean
 
 $(VENV)/.app-installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ chromium:
 run: $(VENV)/.app-installed
 	-$(PY) -m mnist_core fetch
 	$(VENV)/bin/streamlit run streamlit_app.py --server.port $(PORT)
+
+# Talk mode: every interface, a random presenter key unless MNIST_TALK_KEY is given.
+talk: $(VENV)/.app-installed
+	-$(PY) -m mnist_core fetch
+	@export MNIST_TALK_KEY="$${MNIST_TALK_KEY:-$$($(PY) -m mnist_core.talk --new-key)}"; \
+	$(PY) -m mnist_core.talk --urls $(PORT) && \
+	exec $(VENV)/bin/streamlit run streamlit_app.py --server.port $(PORT) --server.address 0.0.0.0
 
 test: $(VENV)/.test-installed data chromium
 	$(PY) -m pytest

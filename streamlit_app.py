@@ -10,7 +10,7 @@ import threading
 
 import streamlit as st
 
-from app_pages.common import model_toggle
+from app_pages.common import model_toggle, talk_role
 
 st.set_page_config(page_title="MNIST: ANN vs CNN, live", page_icon="✍️", layout="wide")
 
@@ -38,18 +38,47 @@ def freeze_long_lived_objects() -> None:
         threading.Thread(target=_collect_and_freeze, name="gc-freeze", daemon=True).start()
 
 
-navigation = st.navigation([
-    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("app_pages/dataset.py", title="Dataset", icon=":material/grid_view:"),
-    st.Page("app_pages/train.py", title="Train", icon=":material/monitoring:"),
-    st.Page("app_pages/confusion.py", title="Confusion matrix", icon=":material/grid_on:"),
-    st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:"),
-])
+def demo_pages() -> list:
+    return [
+        st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("app_pages/dataset.py", title="Dataset", icon=":material/grid_view:"),
+        st.Page("app_pages/train.py", title="Train", icon=":material/monitoring:"),
+        st.Page("app_pages/confusion.py", title="Confusion matrix", icon=":material/grid_on:"),
+        st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:"),
+    ]
 
-with st.sidebar:
-    model_toggle()
-    st.caption("ANN: a plain multi-layer network that sees 784 unrelated numbers. "
-               "CNN: a convolutional network that sees strokes and shapes.")
+
+def join_page(url_path: str, default: bool = False):
+    return st.Page("app_pages/join.py", title="Join", icon=":material/smartphone:", url_path=url_path,
+                   default=default)
+
+
+def talk_page():
+    return st.Page("app_pages/talk.py", title="Talk", icon=":material/co_present:", url_path="talk")
+
+
+def audience_pages(with_talk: bool) -> list:
+    """Join at the root, at /join (the QR code's address) and at the address of every page the
+    audience may not open. Streamlit serves a default page only at the root and answers any other
+    unknown address with a 'Page not found' dialog over the page (seen on a phone: the QR code's
+    /join itself got it), so each address is a page of its own that runs Join."""
+    closed = ["join", "home", "dataset", "train", "confusion", "draw"] + ([] if with_talk else ["talk"])
+    pages = [join_page("join-start", default=True)] + [join_page(path) for path in closed]
+    return pages + ([talk_page()] if with_talk else [])
+
+
+# Talk mode (MNIST_TALK_KEY set): the audience gets the Join page only, whatever address it opens
+# (see audience_pages); an undecided session may still reach the Talk page,
+# which asks for the key. Without talk mode, or with the key: every page.
+role = talk_role()
+if role in ("audience", "undecided"):
+    navigation = st.navigation(audience_pages(with_talk=role == "undecided"), position="hidden")
+else:
+    navigation = st.navigation(demo_pages() + ([talk_page(), join_page("join")] if role == "presenter" else []))
+    with st.sidebar:
+        model_toggle()
+        st.caption("ANN: a plain multi-layer network that sees 784 unrelated numbers. "
+                   "CNN: a convolutional network that sees strokes and shapes.")
 
 navigation.run()
 freeze_long_lived_objects()

@@ -98,3 +98,45 @@ def markdown_table(rows: list[dict]) -> str:
     cells = [[f"{row[k]:,}" if isinstance(row[k], int) else str(row[k]) for k in keys] for row in rows]
     return "\n".join(["| " + " | ".join(keys) + " |", "|" + " --- |" * len(keys)]
                      + ["| " + " | ".join(c.replace("|", "\\|") for c in line) + " |" for line in cells])
+
+
+# ------------------------------------------------------------------ talk mode: roles
+
+ROLE_KEY = "talk_role"  # "presenter" | "audience"; absent: not decided yet
+
+
+def talk_role() -> str | None:
+    """None when talk mode is off (`make run`: one person, every page). In talk mode: "presenter"
+    once this session showed the key (`/talk?key=KEY`, or the Talk page's password field),
+    "audience" once it opened anything else, "undecided" before either."""
+    from mnist_core import talk
+
+    if not talk.is_talk_mode():
+        return None
+    if "key" in st.query_params:
+        if talk.key_matches(st.query_params.get("key")):
+            st.session_state[ROLE_KEY] = "presenter"
+        del st.query_params["key"]  # never left on show: the projector shows this address bar
+    return st.session_state.get(ROLE_KEY, "undecided")
+
+
+def become_audience() -> None:
+    """An undecided session that opened the Join page is the audience from now on."""
+    st.session_state.setdefault(ROLE_KEY, "audience")
+
+
+def accept_presenter_key(given: str) -> bool:
+    from mnist_core import talk
+
+    if talk.key_matches(given):
+        st.session_state[ROLE_KEY] = "presenter"
+        return True
+    return False
+
+
+@st.cache_resource(show_spinner=False)
+def crowd_store():
+    """The room's digit store, shared by every session (CrowdStore is thread-safe)."""
+    from mnist_core.crowd import CrowdStore
+
+    return CrowdStore()

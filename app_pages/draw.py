@@ -48,6 +48,7 @@ started = time.thread_time()
 steps = preprocess.preprocess_steps(rgba) if rgba is not None else None
 image = steps.result if steps is not None else None
 prep_ms = (time.thread_time() - started) * 1000
+problem = preprocess.drawing_problem(steps)  # blank, a dot or a flood: the same words as on the Join page
 
 probabilities = {}
 started = time.thread_time()
@@ -76,17 +77,16 @@ with right:
             st.success(f"Both models say **{a}**.", icon=":material/handshake:")
         else:
             st.warning(f"They disagree: the ANN says **{a}**, the CNN says **{c}**.", icon=":material/balance:")
-    elif steps is not None and image is None and steps.box is not None:
-        st.info("That looks like a dot or a speck. Draw a whole digit, as large as you like.", icon=":material/edit:")
+    elif problem == preprocess.DOT_MESSAGE:
+        st.info(problem, icon=":material/edit:")
     if image is None:
-        st.info("Draw a digit on the black canvas to see the models answer.", icon=":material/arrow_back:")
+        st.info(preprocess.BLANK_MESSAGE, icon=":material/arrow_back:")
     elif probabilities:
         st.caption(f"Preprocessing {prep_ms:.1f} ms · {len(probabilities)} model(s) {model_ms:.2f} ms of CPU time",
                    help="CPU time this server spent on your drawing. With many people drawing at once, "
                         "the wait for your turn comes on top.")
-    if steps is not None and steps.ink_fraction > 0.5:
-        st.warning("The canvas is mostly ink, so no digit shape is left to see. Press **Clear** and "
-                   "draw one digit.", icon=":material/water:")
+    if problem == preprocess.FLOOD_MESSAGE:
+        st.warning(problem, icon=":material/water:")
 
 if image is not None:
     st.subheader("What the models see")

@@ -89,6 +89,11 @@ def new_person_token() -> str:
     return secrets.token_urlsafe(16)
 
 
+def is_person_token(value) -> bool:
+    """Whether `value` (from a URL, so anything) has the form of a person token."""
+    return isinstance(value, str) and _TOKEN_RE.fullmatch(value) is not None
+
+
 # ---------------------------------------------------------------- records
 
 
@@ -685,14 +690,31 @@ class CrowdStore:
         y = np.array([r[1] for r in rows], np.uint8)
         return x, y
 
+    def npz_bytes(self, talk_id: int) -> bytes:
+        """The talk's visible digits as the bytes of an .npz with `x` and `y` (for a download)."""
+        return _npz_bytes(*self.arrays(talk_id))
+
+    def idx_zip_bytes(self, talk_id: int) -> bytes:
+        """The talk's visible digits as the bytes of a zip holding the two IDX files that
+        export_idx writes (same names), for a download."""
+        import zipfile
+
+        from .data import encode_idx
+
+        x, y = self.arrays(talk_id)
+        images, labels = idx_paths(talk_id, ".")
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(images.name, encode_idx(x))
+            archive.writestr(labels.name, encode_idx(y))
+        return buffer.getvalue()
+
     def export_npz(self, talk_id: int, path: str | os.PathLike) -> int:
         """Write `x` and `y` (as keras.datasets.mnist gives them) to an .npz, atomically; returns the count."""
         from .data import _write_atomic
 
         x, y = self.arrays(talk_id)
-        buffer = io.BytesIO()
-        np.savez(buffer, x=x, y=y)
-        _write_atomic(Path(path), buffer.getvalue())  # a room's export is a few MB at most
+        _write_atomic(Path(path), _npz_bytes(x, y))
         return len(y)
 
     def export_idx(self, talk_id: int, directory: str | os.PathLike) -> int:
@@ -705,6 +727,12 @@ class CrowdStore:
         _write_atomic(paths[0], encode_idx(x))
         _write_atomic(paths[1], encode_idx(y))
         return len(y)
+
+
+def _npz_bytes(x: np.ndarray, y: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, x=x, y=y)
+    return buffer.getvalue()  # a room's export is a few MB at most
 
 
 def idx_paths(talk_id: int, directory: str | os.PathLike) -> tuple[Path, Path]:

@@ -139,6 +139,25 @@ def naive_resize(rgba: np.ndarray) -> np.ndarray | None:
     return np.clip(np.asarray(small, np.float32), 0.0, 1.0)
 
 
+# What a person is told when a canvas holds no digit to judge (the Draw and Join pages say the same).
+BLANK_MESSAGE = "Draw a digit on the black canvas to see the models answer."
+DOT_MESSAGE = "That looks like a dot or a speck. Draw a whole digit, as large as you like."
+FLOOD_MESSAGE = "The canvas is mostly ink, so no digit shape is left to see. Press **Clear** and draw one digit."
+FLOOD_FRACTION = 0.5  # more of the canvas inked than this is a flood, not a digit
+
+
+def drawing_problem(steps: Steps | None) -> str | None:
+    """Why a canvas is not a digit worth judging (BLANK_MESSAGE, DOT_MESSAGE or FLOOD_MESSAGE),
+    or None when it is one. `steps` is preprocess_steps' output, None before the first stroke."""
+    if steps is None or steps.box is None:
+        return BLANK_MESSAGE
+    if steps.result is None:
+        return DOT_MESSAGE
+    if steps.ink_fraction > FLOOD_FRACTION:
+        return FLOOD_MESSAGE
+    return None
+
+
 def _covered(ink: np.ndarray) -> float:
     return float((ink > INK_THRESHOLD).mean())
 

@@ -125,3 +125,42 @@ def screenshot(page, name: str, height: int = 2000) -> Path:
 def assert_no_exception(page):
     exceptions = page.locator("[data-testid='stException']")
     assert exceptions.count() == 0, exceptions.first.inner_text()[:2000]
+
+
+TALK_KEY = "e2e-presenter-key"
+TALK_SERVER_LOG = SCREENSHOTS / "talk-server.log"
+
+
+@pytest.fixture(scope="session")
+def talk_server(tmp_path_factory):
+    """A second server, in talk mode (MNIST_TALK_KEY) with an empty room database of its own.
+    Yields (url, key, database path)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    models_dir = tmp_path_factory.mktemp("talk_trained_models")
+    for name in ("ann", "cnn"):
+        for suffix in (".keras", ".json"):
+            (models_dir / f"{name}{suffix}").write_bytes((ROOT / "trained_models" / f"{name}{suffix}").read_bytes())
+    database = tmp_path_factory.mktemp("crowd") / "crowd.sqlite3"
+    env = dict(os.environ, MNIST_MODELS_DIR=str(models_dir), MNIST_TALK_KEY=TALK_KEY, MNIST_CROWD_DB=str(database))
+    log = TALK_SERVER_LOG.open("wb")  # a file, never an unread pipe (see `server`)
+    process, url = launch_server(env, log)
+    yield url, TALK_KEY, database
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@pytest.fixture
+def phone(browser):
+    """A phone held in one hand: 390×844 CSS px, touch, mobile."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1,
+                                  has_touch=True, is_mobile=True)
+    page = context.new_page()
+    page.problems = []
+    page.on("console", lambda m: m.type == "error" and page.problems.append(f"console: {m.text[:500]}"))
+    page.on("pageerror", lambda e: page.problems.append(f"page error: {str(e)[:500]}"))
+    yield page
+    context.close()

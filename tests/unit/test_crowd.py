@@ -451,6 +451,25 @@ def test_npz_and_idx_exports_round_trip(store, tmp_path):
     assert sorted(p.name for p in (tmp_path / "idx").iterdir()) == sorted([image_path.name, label_path.name])
 
 
+
+def test_in_memory_exports_for_the_talk_page_round_trip_and_leave_out_hidden_digits(store):
+    import zipfile
+
+    talk, images, labels = stored_room(store)
+    store.hide(store.latest(talk, 1)[0].id)  # the newest: the 12th stored
+    with np.load(io.BytesIO(store.npz_bytes(talk))) as npz:
+        assert npz["x"].dtype == np.uint8 and npz["x"].shape == (11, 28, 28)
+        np.testing.assert_array_equal(npz["x"], images[:11])
+        np.testing.assert_array_equal(npz["y"], labels[:11])
+    with zipfile.ZipFile(io.BytesIO(store.idx_zip_bytes(talk))) as archive:
+        image_path, label_path = crowd.idx_paths(talk, ".")
+        assert sorted(archive.namelist()) == sorted([image_path.name, label_path.name])
+        np.testing.assert_array_equal(data.parse_idx(archive.read(image_path.name)), images[:11])
+        np.testing.assert_array_equal(data.parse_idx(archive.read(label_path.name)), labels[:11])
+    empty = store.new_talk()
+    with np.load(io.BytesIO(store.npz_bytes(empty))) as npz:
+        assert npz["x"].shape == (0, 28, 28) and npz["y"].shape == (0,)
+
 def run_cli(*args, db):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MNIST_CROWD_DB": str(db)}
     return subprocess.run([sys.executable, "-m", "mnist_core", "crowd", *args], capture_output=True, text=True,

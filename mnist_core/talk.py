@@ -1,0 +1,130 @@
+"""Talk mode: who may do what when a room takes part, and how the room finds the app.
+
+Talk mode is on when the server starts with `MNIST_TALK_KEY` set (`make talk` sets a random one).
+A session that shows the key is the presenter's; every other session is the audience, which
+only gets the Join page. The key travels once, in `/talk?key=KEY`, and the app removes it from
+the address bar at once (the projector shows the presenter's browser).
+"""
+
+from __future__ import annotations
+
+import hmac
+import io
+import ipaddress
+import os
+import secrets
+import socket
+
+KEY_ENV = "MNIST_TALK_KEY"
+PUBLIC_URL_ENV = "MNIST_PUBLIC_URL"  # e.g. http://192.168.1.20:8501 when the guess below is wrong
+JOIN_PATH = "join"
+TALK_PATH = "talk"
+
+
+def configured_key() -> str | None:
+    """The presenter's key, or None when talk mode is off (unset or blank)."""
+    key = os.environ.get(KEY_ENV, "").strip()
+    return key or None
+
+
+def is_talk_mode() -> bool:
+    return configured_key() is not None
+
+
+def key_matches(given: object) -> bool:
+    """Whether `given` is the presenter's key (constant-time: the room may try keys)."""
+    key = configured_key()
+    if key is None or not isinstance(given, str) or not given:
+        return False
+    return hmac.compare_digest(given.strip().encode(), key.encode())
+
+
+def new_key() -> str:
+    """A key for `make talk`: 12 URL-safe characters, 72 bits (no one guesses it over Wi-Fi)."""
+    return secrets.token_urlsafe(9)
+
+
+def _interface_addresses() -> list[str]:
+    """IPv4 addresses of this machine's interfaces, read from the kernel (Linux ioctl
+    SIOCGIFADDR): nothing is sent anywhere. Empty where that is not available."""
+    try:
+        import fcntl
+        import struct
+
+        addresses = []
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            for _, name in socket.if_nameindex():
+                try:
+                    packed = fcntl.ioctl(probe.fileno(), 0x8915, struct.pack("256s", name[:15].encode()))
+                except OSError:  # an interface without an IPv4 address
+                    continue
+                addresses.append(socket.inet_ntoa(packed[20:24]))
+        return addresses
+    except (ImportError, OSError, AttributeError):
+        return []
+
+
+def lan_address() -> str:
+    """This machine's address on the local network, the one phones in the room can reach; the
+    loopback address when it has none."""
+    candidates = _interface_addresses()
+    try:
+        candidates += [info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)]
+    except OSError:
+        pass
+    for address in candidates:
+        ip = ipaddress.ip_address(address)
+        if not ip.is_loopback and not ip.is_link_local:
+            return address
+    return "127.0.0.1"
+
+
+def public_base_url(port: int) -> str:
+    """The address the audience types or scans: MNIST_PUBLIC_URL if set, else http://LAN-IP:PORT."""
+    configured = os.environ.get(PUBLIC_URL_ENV, "").strip().rstrip("/")
+    return configured or f"http://{lan_address()}:{int(port)}"
+
+
+def join_url(base_url: str) -> str:
+    return f"{base_url.rstrip('/')}/{JOIN_PATH}"
+
+
+def presenter_url(base_url: str, key: str) -> str:
+    return f"{base_url.rstrip('/')}/{TALK_PATH}?key={key}"
+
+
+def qr_png(url: str, scale: int = 10) -> bytes:
+    """The URL as a QR code PNG, black on white with the standard quiet zone (segno, pinned)."""
+    import segno
+
+    buffer = io.BytesIO()
+    segno.make(url, error="m", micro=False).save(buffer, kind="png", scale=scale, border=4)
+    return buffer.getvalue()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m mnist_core.talk --new-key` prints a fresh key; `--urls PORT` prints the
+    presenter's and the audience's URLs for the key in MNIST_TALK_KEY (what `make talk` shows)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m mnist_core.talk")
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--new-key", action="store_true")
+    group.add_argument("--urls", type=int, metavar="PORT")
+    args = parser.parse_args(argv)
+    if args.new_key:
+        print(new_key())
+        return 0
+    key = configured_key()
+    if key is None:
+        print(f"error: set {KEY_ENV} (make talk does)", file=__import__("sys").stderr)
+        return 2
+    base = public_base_url(args.urls)
+    print(f"Talk mode. Presenter, open on the projector's browser:  {presenter_url(base, key)}")
+    print(f"The audience joins at {join_url(base)} (the Talk page shows it as a QR code).")
+    print(f"Wrong address? Set {PUBLIC_URL_ENV}=http://ADDRESS:{args.urls} and run make talk again.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,78 @@
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mnist_core import talk
+
+
+def test_talk_mode_is_off_without_a_key_and_blank_counts_as_none(monkeypatch):
+    monkeypatch.delenv(talk.KEY_ENV, raising=False)
+    assert not talk.is_talk_mode() and talk.configured_key() is None
+    monkeypatch.setenv(talk.KEY_ENV, "   ")
+    assert not talk.is_talk_mode()
+    assert not talk.key_matches("")  # no key configured: nothing matches, not even blank
+
+
+def test_only_the_exact_key_matches(monkeypatch):
+    monkeypatch.setenv(talk.KEY_ENV, "s3cret-Key")
+    assert talk.is_talk_mode()
+    assert talk.key_matches("s3cret-Key") and talk.key_matches(" s3cret-Key ")
+    for wrong in ("s3cret-key", "s3cret", "", None, 12345, ["s3cret-Key"]):
+        assert not talk.key_matches(wrong)
+
+
+def test_new_keys_are_long_random_and_url_safe():
+    keys = {talk.new_key() for _ in range(50)}
+    assert len(keys) == 50
+    assert all(len(k) == 12 and k.replace("-", "").replace("_", "").isalnum() for k in keys)
+
+
+def test_urls_for_the_presenter_and_the_room(monkeypatch):
+    monkeypatch.setenv(talk.PUBLIC_URL_ENV, "http://192.168.1.20:8501/")
+    base = talk.public_base_url(8501)
+    assert base == "http://192.168.1.20:8501"
+    assert talk.join_url(base) == "http://192.168.1.20:8501/join"
+    assert talk.presenter_url(base, "abc") == "http://192.168.1.20:8501/talk?key=abc"
+    monkeypatch.delenv(talk.PUBLIC_URL_ENV)
+    assert talk.public_base_url(9000).startswith("http://") and talk.public_base_url(9000).endswith(":9000")
+
+
+def test_qr_code_is_a_png_with_a_white_quiet_zone():
+    png = talk.qr_png("http://192.168.1.20:8501/join", scale=8)
+    image = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
+    assert image.shape[0] == image.shape[1] >= (21 + 8) * 8  # at least version 1 plus the border
+    border = 4 * 8
+    assert image[:border].min() == 255 and image[:, :border].min() == 255  # quiet zone
+    assert image.min() == 0  # and black modules
+
+
+def test_make_talk_helpers_print_a_key_and_the_urls(monkeypatch):
+    key = subprocess.run([sys.executable, "-m", "mnist_core.talk", "--new-key"], capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert len(key) == 12
+    env = {"MNIST_TALK_KEY": key, "MNIST_PUBLIC_URL": "http://10.1.2.3:8501", "PATH": ""}
+    out = subprocess.run([sys.executable, "-m", "mnist_core.talk", "--urls", "8501"], capture_output=True,
+                         text=True, check=True, env=env).stdout
+    assert f"http://10.1.2.3:8501/talk?key={key}" in out and "http://10.1.2.3:8501/join" in out
+    refused = subprocess.run([sys.executable, "-m", "mnist_core.talk", "--urls", "8501"], capture_output=True,
+                             text=True, env={"PATH": ""})
+    assert refused.returncode == 2 and "MNIST_TALK_KEY" in refused.stderr
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "10.0.0.7", "192.168.178.4"])
+def test_lan_address_prefers_a_real_interface(monkeypatch, address):
+    monkeypatch.setattr(talk, "_interface_addresses", lambda: ["127.0.0.1"])
+    monkeypatch.setattr(talk.socket, "getaddrinfo",
+                        lambda *a, **k: [(None, None, None, None, ("127.0.1.1", 0)),
+                                         (None, None, None, None, (address, 0))])
+    assert talk.lan_address() == address
+
+
+def test_interface_addresses_come_from_the_kernel():
+    addresses = talk._interface_addresses()
+    assert "127.0.0.1" in addresses  # the loopback interface is always there on Linux
+    assert talk.lan_address() in addresses or talk.lan_address() == "127.0.0.1"
