@@ -106,8 +106,25 @@ class Talk:
     hidden: int
 
 
+class Judged:
+    """What each model said about a labelled digit; for records with `label` and `probabilities`
+    (kind → ten probabilities)."""
+
+    @property
+    def predictions(self) -> dict[str, int]:
+        return {kind: int(np.argmax(p)) for kind, p in self.probabilities.items()}
+
+    @property
+    def confidences(self) -> dict[str, float]:
+        return {kind: float(np.max(p)) for kind, p in self.probabilities.items()}
+
+    @property
+    def correct(self) -> dict[str, bool]:
+        return {kind: pred == self.label for kind, pred in self.predictions.items()}
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
-class Digit:
+class Digit(Judged):
     """One stored digit with everything a wall tile needs."""
 
     id: int
@@ -121,13 +138,6 @@ class Digit:
     model_files: dict[str, tuple[str, str]]  # kind → (model name, file SHA-256)
     hidden: bool
 
-    @property
-    def predictions(self) -> dict[str, int]:
-        return {kind: int(np.argmax(p)) for kind, p in self.probabilities.items()}
-
-    @property
-    def correct(self) -> dict[str, bool]:
-        return {kind: pred == self.label for kind, pred in self.predictions.items()}
 
 
 @dataclasses.dataclass(frozen=True)

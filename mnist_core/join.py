@@ -40,24 +40,12 @@ def new_prompt(previous: int | None = None) -> int:
 
 
 @dataclasses.dataclass(frozen=True)
-class Sent:
+class Sent(crowd.Judged):
     """A stored digit and what each model said about it."""
 
     digit_id: int
     label: int
     probabilities: dict[str, np.ndarray]  # kind → (10,)
-
-    @property
-    def predictions(self) -> dict[str, int]:
-        return {kind: int(np.argmax(p)) for kind, p in self.probabilities.items()}
-
-    @property
-    def confidences(self) -> dict[str, float]:
-        return {kind: float(np.max(p)) for kind, p in self.probabilities.items()}
-
-    @property
-    def correct(self) -> dict[str, bool]:
-        return {kind: pred == self.label for kind, pred in self.predictions.items()}
 
 
 def send(store: crowd.CrowdStore, person: str, label: int, canvas_png, models: Mapping[str, object],

@@ -14,6 +14,8 @@ from streamlit.testing.v1 import AppTest
 from mnist_core import charts, crowd, data, registry
 from mnist_core.inference import load_classifier
 
+from .test_pages import metric
+
 APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
 PAGE = "app_pages/talk.py"
 TIMEOUT = 120
@@ -60,12 +62,6 @@ def open_talk(key_in_url: bool = True) -> AppTest:
     at.switch_page(PAGE).run()
     assert not at.exception, at.exception
     return at
-
-
-def metric(at: AppTest, label_part: str):
-    matches = [m for m in at.metric if label_part in m.label]
-    assert matches, f"no metric labelled {label_part!r} in {[m.label for m in at.metric]}"
-    return matches[0]
 
 
 def hide_buttons(at: AppTest) -> list[str]:

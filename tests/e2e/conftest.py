@@ -1,5 +1,6 @@
 """A real Streamlit server on a free local port and a real headless Chromium."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -31,24 +32,33 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
+    with serving(tmp_path_factory, SERVER_LOG, {}, [sys.executable, "-c", SERVE_WITH_STACK_DUMPS]) as (process, url):
+        SERVER_PID[0] = process.pid
+        yield url
+
+
+@contextlib.contextmanager
+def serving(tmp_path_factory, log_path: Path, env_extra: dict, command: list[str] | None = None):
+    """A server with copies of the shipped models in a folder the tests may write to, its output
+    in `log_path`; stopped on exit. Yields (process, url)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     models_dir = tmp_path_factory.mktemp("trained_models")
-    for name in ("ann", "cnn"):  # the shipped models, in a folder the tests may write to
+    for name in ("ann", "cnn"):
         for suffix in (".keras", ".json"):
             (models_dir / f"{name}{suffix}").write_bytes((ROOT / "trained_models" / f"{name}{suffix}").read_bytes())
-    env = dict(os.environ, MNIST_MODELS_DIR=str(models_dir))
+    env = dict(os.environ, MNIST_MODELS_DIR=str(models_dir), **env_extra)
     # The server's output goes to a file, never to an unread pipe: once a pipe's 64 KB buffer is
-    # full, every thread that logs (the training thread included) blocks for good.
-    log = SERVER_LOG.open("wb")
-    process, url = launch_server(env, log, [sys.executable, "-c", SERVE_WITH_STACK_DUMPS])
-    SERVER_PID[0] = process.pid
-    yield url
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+    # full, every thread that logs blocks for good.
+    with log_path.open("wb") as log:
+        process, url = launch_server(env, log, command)
+        try:
+            yield process, url
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 def launch_server(env: dict, output, command: list[str] | None = None,
@@ -135,22 +145,9 @@ TALK_SERVER_LOG = SCREENSHOTS / "talk-server.log"
 def talk_server(tmp_path_factory):
     """A second server, in talk mode (MNIST_TALK_KEY) with an empty room database of its own.
     Yields (url, key, database path)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    models_dir = tmp_path_factory.mktemp("talk_trained_models")
-    for name in ("ann", "cnn"):
-        for suffix in (".keras", ".json"):
-            (models_dir / f"{name}{suffix}").write_bytes((ROOT / "trained_models" / f"{name}{suffix}").read_bytes())
     database = tmp_path_factory.mktemp("crowd") / "crowd.sqlite3"
-    env = dict(os.environ, MNIST_MODELS_DIR=str(models_dir), MNIST_TALK_KEY=TALK_KEY, MNIST_CROWD_DB=str(database))
-    log = TALK_SERVER_LOG.open("wb")  # a file, never an unread pipe (see `server`)
-    process, url = launch_server(env, log)
-    yield url, TALK_KEY, database
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+    with serving(tmp_path_factory, TALK_SERVER_LOG, {"MNIST_TALK_KEY": TALK_KEY, "MNIST_CROWD_DB": str(database)}) as (_, url):
+        yield url, TALK_KEY, database
 
 
 @pytest.fixture
