@@ -10,16 +10,14 @@ the right shape is scored again and rewritten.
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
+import io
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import registry
-from .data import MnistDataset, default_data_dir
+from .data import MnistDataset, _write_atomic, default_data_dir
 
 if TYPE_CHECKING:  # pandas is imported where a table is built: Home renders without it (faster cold start)
     import pandas as pd
@@ -162,16 +160,11 @@ def _read_probabilities(path: Path, rows: int) -> np.ndarray | None:
 
 
 def _write_probabilities(path: Path, probabilities: np.ndarray) -> None:
-    """Atomically (temp file, then rename): a reader never sees half a file. A cache that cannot
-    be written only costs the next server a rescoring."""
+    """Atomically: a reader never sees half a file. A cache that cannot be written only costs the
+    next server a rescoring."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(probabilities, dtype=np.float32), allow_pickle=False)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npy")
+        _write_atomic(path, buffer.getvalue())
     except OSError:
-        return
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.save(handle, np.asarray(probabilities, dtype=np.float32), allow_pickle=False)
-        os.replace(tmp, path)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
+        pass
