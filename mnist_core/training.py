@@ -59,6 +59,7 @@ class TrainingConfig:
     train_size: int | None = None  # None: all 60,000
     augment: bool | None = None
     seed: int = 0
+    start_from: str | None = None  # a saved model (same preset) whose weights the run fine-tunes; None: fresh
 
     def resolved(self) -> "TrainingConfig":
         """Every None replaced by the preset's default."""
@@ -97,7 +98,27 @@ def validate(config: TrainingConfig, available: int) -> TrainingConfig:
             f"(0.001 suits Adam, 0.01–0.1 suits SGD); got {lr}.")
     if c.optimizer not in models.OPTIMIZERS:
         raise HyperparameterError(f"Optimiser must be one of {', '.join(models.OPTIMIZERS)}; got {c.optimizer!r}.")
+    if c.start_from is not None:
+        _check_start_from(c)
     return dataclasses.replace(c, train_size=int(train_size))
+
+
+def _check_start_from(config: TrainingConfig) -> None:
+    """A fine-tune starts from a saved model of the same preset: its layers are what the preset builds."""
+    from . import registry
+
+    name = config.start_from
+    try:
+        exists = registry.model_path(name).is_file()
+    except (registry.ModelNameError, TypeError):
+        exists = False
+    if not exists:
+        raise HyperparameterError(f"There is no saved model {name!r} to start from; pick one of "
+                                  f"{', '.join(registry.list_models())}.")
+    preset = registry.read_card(name).get("preset")
+    if preset != config.preset:
+        raise HyperparameterError(f"The saved model {name!r} was trained from preset {preset!r}, not "
+                                  f"{config.preset!r}: fine-tune it with its own preset.")
 
 
 @dataclasses.dataclass(frozen=True)

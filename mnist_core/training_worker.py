@@ -194,7 +194,11 @@ class KerasRun:
         keras.utils.set_random_seed(c.seed)
         fit_ds, val_ds, n_fit = self._datasets()
         steps = math.ceil(n_fit / c.batch_size)
-        self.model = models.build_model(c.preset)
+        if c.start_from:  # fine-tuning: a copy of a saved model's weights (the file is left as it is)
+            from .registry import load_model
+            self.model = load_model(c.start_from)
+        else:
+            self.model = models.build_model(c.preset)
         self._compile(steps)
         self.model.fit(fit_ds, epochs=c.epochs, verbose=0, shuffle=False,  # tf.data shuffles
                        callbacks=[_recording_callback(self, steps, n_fit, val_ds)])

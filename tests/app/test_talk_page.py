@@ -247,3 +247,50 @@ def test_tiles_show_each_models_answer_marked_right_or_wrong_in_its_colour(store
         assert charts.KIND_COLORS[kind] in oldest
     assert oldest.count("✗") == 2 and "✓" not in oldest
     assert all(t.count("✓") == 2 for t in tiles[:-1])
+
+
+# ------------------------------------------------------------------ learn from the room
+
+
+def lesson_button(at: AppTest):
+    return at.button(key="lesson_start")
+
+
+def test_learning_from_the_room_waits_for_enough_digits(store, mnist):
+    fill(store, mnist, range(5))
+    at = open_talk()
+    assert lesson_button(at).disabled and "the room has sent 5" in lesson_button(at).help
+
+
+def test_the_room_teaches_a_copy_that_is_judged_on_digits_it_never_saw_and_can_be_saved(store, mnist, models_dir):
+    import shutil
+    import time
+
+    from mnist_core import room_learning
+
+    for name in ("ann.keras", "ann.json", "cnn.keras", "cnn.json"):  # the shipped models, in a folder of the test's own
+        shutil.copy(registry.MODELS_DIR / name, models_dir / name)
+    fill(store, mnist, range(30))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["key"] = KEY
+    at.session_state["model_toggle"] = "ANN"  # the copy of the shown model only: the CNN's is slower
+    at.switch_page(PAGE).run()
+    lesson_button(at).click().run()
+    assert not at.exception, at.exception
+    lesson = room_learning.latest_lesson(store.current_talk())
+    assert lesson is not None and set(lesson.runs) == {"ann"} and lesson.digits == 30
+    assert any("ANN:" in p.proto.text for p in at.get("progress"))  # the copy's progress is shown
+    deadline = time.monotonic() + 240
+    while lesson.is_active and time.monotonic() < deadline:
+        time.sleep(1)
+    at.run()
+    assert not at.exception, at.exception
+    shown = metric(at, "ANN · the room's digits it never saw")
+    result = lesson.result("ann")
+    assert shown.value == f"{result.after.accuracy:.1%}" and "points (before:" in shown.delta
+    assert result.after.n == len(lesson.split.y_held) == 30 - len(lesson.split.y_learn) >= 10
+    at.text_input(key="lesson-name-ann").input("ann-from-the-room")
+    next(b for b in at.button if b.label == "Save model").click().run()
+    assert not at.exception, at.exception
+    assert registry.read_card("ann-from-the-room")["fine_tuned_from"] == "ann"
+    assert registry.read_card("ann")["preset"] == "ann" and "fine_tuned_from" not in registry.read_card("ann")
