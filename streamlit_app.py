@@ -10,7 +10,7 @@ import threading
 
 import streamlit as st
 
-from app_pages.common import model_toggle, talk_role
+from app_pages.common import model_toggle, projector_preset, projector_toggle, talk_role
 
 st.set_page_config(page_title="MNIST: ANN vs CNN, live", page_icon="✍️", layout="wide")
 
@@ -71,12 +71,17 @@ def audience_pages(with_talk: bool) -> list:
 # (see audience_pages); an undecided session may still reach the Talk page,
 # which asks for the key. Without talk mode, or with the key: every page.
 role = talk_role()
-if role in ("audience", "undecided"):
+audience = role in ("audience", "undecided")
+if audience:
     navigation = st.navigation(audience_pages(with_talk=role == "undecided"), position="hidden")
 else:
     navigation = st.navigation(demo_pages() + ([talk_page(), join_page("join")] if role == "presenter" else []))
+# The projector preset, per session: ?projector=1, the sidebar's toggle, or opening the Talk page.
+projector_preset(talk_page=navigation.url_path == "talk")
+if not audience:
     with st.sidebar:
         model_toggle()
+        projector_toggle()
         st.caption("ANN: a plain multi-layer network that sees 784 unrelated numbers. "
                    "CNN: a convolutional network that sees strokes and shapes.")
 

@@ -50,8 +50,8 @@ def matrix_panel(kind: str, result: evaluation.Evaluation) -> None:
     st.metric(f"{label} · test accuracy", common.percent(result.accuracy),
               f"{result.errors} errors of {len(result.labels):,}", delta_color="off", delta_arrow="off")
     height = 480 if len(results) > 1 else 620  # a half-width column holds a smaller square
-    event = st.plotly_chart(charts.confusion_heatmap(result.matrix, normalise, height=height), width="stretch",
-                            key=f"matrix_{kind}", on_select="rerun", selection_mode="points")
+    event = common.plotly_chart(charts.confusion_heatmap(result.matrix, normalise, height=height), width="stretch",
+                                key=f"matrix_{kind}", on_select="rerun", selection_mode="points")
     points = (event or {}).get("selection", {}).get("points", []) if event else []
     if points:  # a click on a cell picks it in the selectors below (they also work alone)
         st.session_state.cell_actual = str(points[0]["y"])
@@ -89,7 +89,7 @@ for column, (kind, result) in zip(columns, results.items()):
     with column:
         metrics = evaluation.per_class_metrics(result.matrix)
         st.markdown(f"**{common.KIND_LABEL[kind]} · {chosen[kind]}**: accuracy {result.accuracy:.2%}")
-        st.plotly_chart(charts.per_class_bars(metrics), width="stretch", key=f"per_class_{kind}")
+        common.plotly_chart(charts.per_class_bars(metrics), width="stretch", key=f"per_class_{kind}")
         st.dataframe(metrics.style.format({"precision": "{:.2%}", "recall": "{:.2%}", "f1": "{:.2%}"}),
                      hide_index=True, width="stretch")
 

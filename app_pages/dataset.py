@@ -98,8 +98,9 @@ with closeup:
     default = min(default, len(labels) - 1)
     index = st.number_input(f"Index in the {split} split", 0, len(labels) - 1, default, key=f"closeup_{split}")
     left, right = st.columns([3, 2])
-    left.plotly_chart(charts.digit_heatmap(images[index], f"{split} #{index}: a {labels[index]}"),
-                      width="stretch", key="closeup_heatmap")
+    with left:
+        common.plotly_chart(charts.digit_heatmap(images[index], f"{split} #{index}: a {labels[index]}"),
+                            width="stretch", key="closeup_heatmap")
     with right:
         st.markdown("**Every pixel is a number.** The ANN receives these 784 numbers as one long list and "
                     "has to learn that neighbouring pixels belong together; the CNN's filters look at 3×3 "
@@ -109,7 +110,7 @@ with closeup:
         st.metric("Mean pixel value", f"{values.mean():.1f}")
 
 with balance:
-    st.plotly_chart(charts.class_distribution(ds.y_train, ds.y_test), width="stretch", key="class_balance")
+    common.plotly_chart(charts.class_distribution(ds.y_train, ds.y_test), width="stretch", key="class_balance")
     counts = np.bincount(ds.y_train, minlength=10)
     st.caption(f"Roughly balanced: the rarest training digit ({int(np.argmin(counts))}) has {counts.min():,} "
                f"images, the commonest ({int(np.argmax(counts))}) {counts.max():,}. Accuracy is a fair summary.")
@@ -118,11 +119,11 @@ with means:
     view = st.segmented_control("Show", ["mean", "variance"], default="mean", key="means_view") or "mean"
     figures = average_digit_figures(split)
     if view == "mean":
-        st.plotly_chart(figures["mean"], width="stretch", key="mean_images")
+        common.plotly_chart(figures["mean"], width="stretch", key="mean_images")
         st.caption("The average of every image of each digit. A network with no hidden layer can only "
                    "compare a digit with templates much like these, which is why such a linear model "
                    "stalls near 92%: a slanted 1 or an open 4 does not match its blurry template.")
     else:
-        st.plotly_chart(figures["variance"], width="stretch", key="variance_images")
+        common.plotly_chart(figures["variance"], width="stretch", key="variance_images")
         st.caption("Standard deviation per pixel: bright where writers disagree about where the ink goes. "
                    "The spread is wide, so a fixed pixel-by-pixel template cannot capture a digit.")

@@ -67,8 +67,8 @@ with right:
                 p = probabilities[kind]
                 digit = int(np.argmax(p))
                 st.metric(label, str(digit), f"{p[digit]:.1%} sure", delta_color="off", delta_arrow="off")
-                st.plotly_chart(charts.probability_bars(p, charts.color_for(kind)), width="stretch",
-                                key=f"probs-{kind}", config={"displayModeBar": False})
+                common.plotly_chart(charts.probability_bars(p, common.kind_color(kind)), width="stretch",
+                                    key=f"probs-{kind}", config={"displayModeBar": False})
             else:
                 st.metric(label, "—", "draw a digit", delta_color="off", delta_arrow="off")
     if len(probabilities) == 2:

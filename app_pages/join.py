@@ -4,7 +4,7 @@ Send it to the big screen, see what both networks made of it. The logic is in mn
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from mnist_core import charts, crowd, join
+from mnist_core import crowd, join
 from app_pages import common
 
 # A 390 px phone leaves ~358 px inside Streamlit's mobile padding; a square canvas just under that.
@@ -81,7 +81,7 @@ if last is not None:
     lines = []  # only integers and fixed words go into this HTML
     for kind in join.KINDS:
         mark = RIGHT if last.correct[kind] else WRONG
-        lines.append(f'<span style="color:{charts.KIND_COLORS[kind]};font-weight:700">{common.KIND_LABEL[kind]}</span> '
+        lines.append(f'<span style="color:{common.kind_color(kind)};font-weight:700">{common.KIND_LABEL[kind]}</span> '
                      f"read it as <b>{last.predictions[kind]}</b> {mark} "
                      f"<small>({last.confidences[kind]:.0%} sure)</small>")
     st.markdown(f'<div style="font-size:1.25rem;line-height:1.6">{"<br>".join(lines)}</div>',

@@ -84,7 +84,7 @@ def verdict_html(digit) -> str:
         if kind not in digit.predictions:
             continue
         right = digit.correct[kind]
-        parts.append(f"<span style='color:{charts.KIND_COLORS[kind]}'>{common.KIND_LABEL[kind]}</span> "
+        parts.append(f"<span style='color:{common.kind_color(kind)}'>{common.KIND_LABEL[kind]}</span> "
                      f"{digit.predictions[kind]}<span class='{'right' if right else 'wrong'}'>"
                      f"{'✓' if right else '✗'}</span>")
     return (f"<div class='tile-asked'>asked <b>{digit.label}</b></div>"
@@ -169,7 +169,7 @@ def scoreboard() -> None:
                           delta_color="off", delta_arrow="off",
                           help="The interval (Wilson) is where the model's true accuracy on digits drawn "
                                "like these most likely lies; a room's few digits leave it wide.")
-                st.plotly_chart(charts.confusion_heatmap(store.confusion(talk_id, kind), height=560,
+                common.plotly_chart(charts.confusion_heatmap(store.confusion(talk_id, kind), height=560,
                                                          title=f"{common.KIND_LABEL[kind]}: actual × predicted"),
                                 width="stretch", key=f"room-confusion-{kind}", config={"displayModeBar": False})
         fooled = store.fooled_both(talk_id, tuple(kinds), limit=FOOLED_SHOWN)

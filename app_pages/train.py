@@ -99,7 +99,7 @@ def curves_figure(run_key: tuple, _runs: list[dict]):
 def overlay_runs(exclude: str | None) -> list[dict]:
     """This session's earlier runs of the families the global toggle shows."""
     history = st.session_state.train_history
-    return [dict(h, color=charts.color_for(None, i)) for i, h in enumerate(history.values())
+    return [dict(h, color=common.kind_color(None, i)) for i, h in enumerate(history.values())
             if h["id"] != exclude and h["kind"] in kinds]
 
 
@@ -122,12 +122,12 @@ else:
                             text=f"Epoch {p.epoch} of {run.config.epochs} · batch {p.batch:,} of {p.batches:,} · "
                                  f"{p.samples_per_second:,.0f} samples/s · about {p.seconds_left:,.0f} s left")
         records = [dataclasses.asdict(r) for r in snap.records]
-        runs = [{"label": run_label(run), "color": charts.color_for(run.preset.kind), "records": records}]
+        runs = [{"label": run_label(run), "color": common.kind_color(run.preset.kind), "records": records}]
         if compare:
             runs += overlay_runs(run.id)
         if records or len(runs) > 1:
-            key = tuple((r["label"], len(r["records"])) for r in runs)
-            st.plotly_chart(curves_figure(key, runs), width="stretch", key="training_curves")
+            key = tuple((r["label"], r["color"], len(r["records"])) for r in runs)  # colours: the preset
+            common.plotly_chart(curves_figure(key, runs), width="stretch", key="training_curves")
         elif snap.state == "running":
             st.caption("The first point appears when epoch 1 ends.")
         if active and not run.is_active:

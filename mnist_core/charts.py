@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from typing import Sequence
 
 import numpy as np
@@ -12,11 +13,73 @@ from plotly.subplots import make_subplots
 # One colour per model family everywhere in the app, so ANN and CNN are recognisable at a glance.
 KIND_COLORS = {"ann": "#F28E2B", "cnn": "#4E79A7"}
 EXTRA_COLORS = ["#59A14F", "#E15759", "#B07AA1", "#76B7B2", "#EDC948", "#FF9DA7", "#9C755F"]
+# The projector preset's palette: Okabe–Ito colours, told apart with every common colour-vision
+# deficiency, and only those that keep ≥ 3:1 contrast on white (WCAG, for graphics) when a projector
+# washes them out: vermillion 3.9:1, blue 5.2:1; then bluish green 3.4:1, reddish purple 3.1:1,
+# black for other runs. Okabe–Ito's orange, sky blue and yellow fall under 3:1 and are left out.
+PROJECTOR_KIND_COLORS = {"ann": "#D55E00", "cnn": "#0072B2"}
+PROJECTOR_EXTRA_COLORS = ["#009E73", "#CC79A7", "#000000"]
 DIGITS = [str(d) for d in range(10)]
 
 
-def color_for(kind: str | None, index: int = 0) -> str:
-    return KIND_COLORS.get(kind or "", EXTRA_COLORS[index % len(EXTRA_COLORS)])
+def kind_color(kind: str, projector: bool = False) -> str:
+    """A model family's colour ('ann' or 'cnn'), in the projector palette when that preset is on."""
+    return (PROJECTOR_KIND_COLORS if projector else KIND_COLORS)[kind]
+
+
+def color_for(kind: str | None, index: int = 0, projector: bool = False) -> str:
+    """The family's colour, or for anything else (another run, a kind not known) the index-th extra."""
+    if kind in KIND_COLORS:
+        return kind_color(kind, projector)
+    extras = PROJECTOR_EXTRA_COLORS if projector else EXTRA_COLORS
+    return extras[index % len(extras)]
+
+
+PROJECTOR_FONT = 20  # px; Streamlit's chart theme draws 12 px type (15 px under the preset's larger root)
+PROJECTOR_INK = "#000000"  # the theme's axis text is grey (#808495, 3.7:1 on white)
+_AXIS = re.compile(r"^[xy]axis\d*$")
+
+
+def _font(size: int) -> dict:
+    return {"size": size, "color": PROJECTOR_INK}
+
+
+def _with(spec: dict, key: str, **values) -> dict:
+    """spec[key] (created if absent) with `values` set, a dict value merged into what is there."""
+    part = spec[key] = dict(spec.get(key) or {})
+    for name, value in values.items():
+        old = part.get(name)
+        part[name] = {**old, **value} if isinstance(old, dict) and isinstance(value, dict) else value
+    return part
+
+
+def projector_figure(fig: go.Figure) -> go.Figure:
+    """A copy of the figure for the projector preset: larger black type for everything (title,
+    subplot titles, axes, ticks, legend, colour bars) and the text drawn on cells (a confusion
+    matrix's counts) a third larger, which still fits. Set explicitly because Streamlit's theme
+    only fills what a figure leaves unset. The copy, never the figure: figures are cached and
+    shared by every session.
+
+    Edited as the figure's dict and not through plotly's update_* methods: those validated every
+    property again (35–60 ms a figure here, on every stroke and every training poll); this takes
+    a few ms. A test checks plotly's validators accept the result."""
+    size = PROJECTOR_FONT
+    spec = fig.to_dict()  # a deep copy: nothing below reaches the caller's figure
+    layout = spec.setdefault("layout", {})
+    _with(layout, "font", **_font(size))
+    _with(layout, "title", font=_font(size + 4))
+    _with(layout, "legend", font=_font(size - 1))
+    _with(layout, "hoverlabel", font={"size": size - 2})
+    for axis in {"xaxis", "yaxis"} | {key for key in layout if _AXIS.match(key)}:
+        _with(_with(layout, axis, tickfont=_font(size - 1)), "title", font=_font(size))
+    for annotation in layout.get("annotations", []):  # subplot titles
+        annotation["font"] = {**annotation.get("font", {}), **_font(size + 2)}
+    for trace in spec.get("data", []):
+        if (trace.get("textfont") or {}).get("size"):  # sized for a cell
+            trace["textfont"]["size"] = round(trace["textfont"]["size"] * 4 / 3)
+        if trace.get("type") == "heatmap":
+            _with(_with(trace, "colorbar", tickfont=_font(size - 2)), "title", font=_font(size - 2))
+    return go.Figure(spec, _validate=False)
 
 
 def _layout(fig: go.Figure, height: int, title: str | None = None) -> go.Figure:

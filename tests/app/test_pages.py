@@ -15,11 +15,13 @@ APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
 TIMEOUT = 120
 
 
-def open_page(page: str, toggle: str | None = None) -> AppTest:
+def open_page(page: str, toggle: str | None = None, query: dict | None = None) -> AppTest:
+    """The app opened at `page`, with the global toggle set and `query` in the address."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     if toggle:
         # Set through session state: AppTest drops sidebar widgets on reruns of an st.navigation app.
         at.session_state["model_toggle"] = toggle
+    at.query_params.update(query or {})
     at.run()
     if page != "app_pages/home.py":
         at.switch_page(page).run()

@@ -244,7 +244,7 @@ def test_tiles_show_each_models_answer_marked_right_or_wrong_in_its_colour(store
     oldest = tiles[-1]  # newest first: the wrongly labelled digit is last
     assert f"asked <b>{labels[0]}</b>" in oldest
     for kind in KINDS:
-        assert charts.KIND_COLORS[kind] in oldest
+        assert charts.kind_color(kind, projector=True) in oldest  # the Talk page turns the preset on
     assert oldest.count("✗") == 2 and "✓" not in oldest
     assert all(t.count("✓") == 2 for t in tiles[:-1])
 

@@ -101,3 +101,77 @@ def test_thumbnail_pads_to_a_square_without_distorting():
     thumb = charts.thumbnail(tall, 80)
     assert thumb.shape == (80, 80) and thumb.dtype == np.uint8
     assert thumb[:, :36].max() == 0 and thumb[:, 38:42].min() == 255  # the stroke stays thin and centred
+
+
+# ------------------------------------------------------------------ the projector preset
+
+
+def wcag_contrast(color: str, background: str = "#FFFFFF") -> float:
+    """WCAG 2.x contrast ratio, (L1 + 0.05) / (L2 + 0.05) of the relative luminances."""
+    def luminance(hex_color):
+        channels = [int(hex_color.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+        r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    high, low = sorted((luminance(color), luminance(background)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_wcag_contrast_matches_published_values():
+    assert wcag_contrast("#000000") == 21
+    assert round(wcag_contrast("#767676"), 2) == 4.54  # the lightest grey that passes AA for text
+    assert round(wcag_contrast("#777777"), 2) == 4.48
+
+
+def test_projector_palette_is_distinct_new_and_at_least_3_to_1_on_white():
+    families = ("ann", "cnn")
+    projector = [charts.kind_color(k, projector=True) for k in families]
+    default = [charts.kind_color(k) for k in families]
+    assert len(set(projector)) == 2 and not set(projector) & set(default)
+    extras = [charts.color_for(None, i, projector=True) for i in range(len(charts.PROJECTOR_EXTRA_COLORS))]
+    assert len(set(projector + extras)) == len(projector + extras)  # another run never looks like a family
+    for color in projector + extras:
+        assert wcag_contrast(color) >= 3, color
+
+
+def test_color_for_picks_the_family_or_cycles_the_extras_per_preset():
+    assert charts.color_for("cnn") == charts.KIND_COLORS["cnn"]
+    assert charts.color_for("cnn", 5, projector=True) == charts.PROJECTOR_KIND_COLORS["cnn"]
+    assert charts.color_for(None, 1) == charts.EXTRA_COLORS[1]
+    n = len(charts.PROJECTOR_EXTRA_COLORS)
+    assert charts.color_for("mlp", n + 1, projector=True) == charts.PROJECTOR_EXTRA_COLORS[1]
+
+
+def test_projector_figure_enlarges_type_in_black_on_a_copy():
+    import plotly.io as pio
+
+    matrix = evaluation.confusion_matrix(np.repeat(np.arange(10), 10), np.repeat(np.arange(10), 10))
+    fig = charts.confusion_heatmap(matrix, title="ANN")
+    before = pio.to_json(fig, validate=False)
+    big = charts.projector_figure(fig)
+    assert pio.to_json(fig, validate=False) == before  # figures are cached and shared: never changed
+    assert big.layout.font.size == charts.PROJECTOR_FONT > 12  # Plotly's default
+    assert big.layout.xaxis.tickfont.size >= 16 and big.layout.title.font.size > charts.PROJECTOR_FONT
+    assert big.layout.xaxis.tickfont.color == big.layout.yaxis.title.font.color == "#000000"
+    assert big.layout.xaxis.title.text == "predicted"  # what was there stays
+    assert big.data[0].textfont.size > fig.data[0].textfont.size  # the counts in the cells
+    assert big.data[0].colorbar.title.text == "errors" and big.data[0].colorbar.tickfont.size >= 16
+    curves = charts.projector_figure(charts.training_curves([{"label": "a", "color": "#000", "records": [
+        {"epoch": 1, "loss": 0.5, "accuracy": 0.8}]}]))
+    assert {a.font.size for a in curves.layout.annotations} == {charts.PROJECTOR_FONT + 2}  # subplot titles
+    assert curves.layout.xaxis2.tickfont.size == charts.PROJECTOR_FONT - 1  # every subplot's axes
+
+
+def test_projector_figures_pass_plotlys_validators():
+    import plotly.graph_objects as go
+
+    rng = np.random.default_rng(0)
+    matrix = evaluation.confusion_matrix(rng.integers(0, 10, 200), rng.integers(0, 10, 200))
+    metrics = pd.DataFrame({"digit": range(10), "precision": [0.99] * 10, "recall": [0.97] * 10, "f1": [0.98] * 10})
+    figures = [charts.digit_heatmap(rng.random((28, 28))), charts.class_distribution(np.arange(10), np.arange(10)),
+               charts.image_grid(rng.random((10, 28, 28)), charts.DIGITS),
+               charts.probability_bars(rng.dirichlet(np.ones(10)), "#D55E00", title="ANN"),
+               charts.training_curves([{"label": "a", "color": "#000", "records": [{"epoch": 1, "loss": 0.5}]}]),
+               charts.confusion_heatmap(matrix), charts.per_class_bars(metrics)]
+    for fig in figures:
+        go.Figure(charts.projector_figure(fig).to_dict())  # raises on anything plotly would refuse
