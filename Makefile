@@ -51,6 +51,7 @@ bench: $(VENV)/.test-installed data chromium
 	$(PY) benchmarks/cold_start.py
 	$(PY) benchmarks/audience_load.py
 	$(PY) benchmarks/audience_load.py --sessions 10 --train
+	$(PY) benchmarks/talk_load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -106,14 +106,14 @@ class Digit:
     canvas_json: str    # the canvas widget's json_value, exactly as the browser would send it
 
 
-def render_digits(count: int) -> list[Digit]:
-    """`count` distinct MNIST test digits, each redrawn as canvas strokes (fixed seed)."""
+def render_digits(count: int, canvas: int = CANVAS) -> list[Digit]:
+    """`count` distinct MNIST test digits, each redrawn as strokes on a canvas×canvas px canvas (fixed seed)."""
     (_, _), (x_test, y_test) = load_mnist()
     order = np.random.default_rng(SEED).permutation(len(x_test))
     digits = []
     for i in range(count):
         index = int(order[i % len(order)])
-        rgba = redraw(x_test[index], np.random.default_rng([SEED, i]), canvas=CANVAS)
+        rgba = redraw(x_test[index], np.random.default_rng([SEED, i]), canvas=canvas)
         digits.append(Digit(int(y_test[index]), canvas_json(rgba)))
     return digits
 
@@ -131,7 +131,7 @@ def fabric_drawing(rgba: np.ndarray) -> dict:
     only the PNG; this gives the message the size and shape of a real one."""
     step = 10
     points = np.argwhere(rgba[step // 2::step, step // 2::step, 0] > 127)[:, ::-1] * step + step // 2  # (x, y)
-    points = stroke_order(points) if len(points) else np.array([[CANVAS // 2, CANVAS // 2]])
+    points = stroke_order(points) if len(points) else np.array([[rgba.shape[1] // 2, rgba.shape[0] // 2]])
     # Fabric's pencil brush: M first point, Q through midpoints, L last point.
     path = [["M", *map(float, points[0])]]
     for a, b in zip(points[:-1], points[1:]):
@@ -235,6 +235,7 @@ class Session:
         self.ws, self.base_url = ws, base_url
         self.pages: dict[str, str] = {}          # url path → page_script_hash (navigation message)
         self.page_hash, self.path = "", ""
+        self.query_string = ""                    # the address bar's query (the server may change it)
         self.states: dict[str, WidgetState] = {}  # the states the tab would send with each rerun
         self.current: Run | None = None
         self.tickers: dict[str, tuple[float, asyncio.Task]] = {}  # fragment id → (interval, task)
@@ -255,10 +256,13 @@ class Session:
         await self.ws.close()
 
     async def rerun(self, press: str | None = None, fragment_id: str = "", auto: bool = False) -> None:
-        """Ask for a run of the current page with the held widget states (and a button press)."""
-        state = ClientState(page_script_hash=self.page_hash, page_name="", query_string="",
-                            fragment_id=fragment_id, is_auto_rerun=auto, context_info=CONTEXT)
-        state.context_info.url = f"{self.base_url}/{self.path}"
+        """Ask for a run of the current page with the held widget states (and a button press).
+        Before the server has named the page's hash, the page is asked for by its url path, as a
+        browser opening a deep link does."""
+        state = ClientState(page_script_hash=self.page_hash, page_name="" if self.page_hash else self.path,
+                            query_string=self.query_string, fragment_id=fragment_id, is_auto_rerun=auto,
+                            context_info=CONTEXT)
+        state.context_info.url = f"{self.base_url}/{self.path}" + (f"?{self.query_string}" if self.query_string else "")
         state.widget_states.widgets.extend(self.states.values())
         if press:
             state.widget_states.widgets.append(WidgetState(id=press, trigger_value=True))
@@ -304,6 +308,8 @@ class Session:
         elif kind == "navigation":
             self.pages = {page.url_pathname: page.page_script_hash for page in msg.navigation.app_pages}
             self.page_hash = msg.navigation.page_script_hash
+        elif kind == "page_info_changed":  # st.query_params changed: the browser's address bar follows
+            self.query_string = msg.page_info_changed.query_string
         elif kind == "auto_rerun":
             self.start_ticker(msg.auto_rerun.fragment_id, msg.auto_rerun.interval)
         elif kind == "stop_auto_rerun":
@@ -589,10 +595,10 @@ async def warm_up(url: str, digit: Digit) -> str:
 
 # ── the server ────────────────────────────────────────────────────────────────────────────────
 
-def start_server(log_path: str) -> subprocess.Popen:
+def start_server(log_path: str, extra_env: dict | None = None) -> subprocess.Popen:
     from tests.e2e.conftest import launch_server  # the e2e tests' launcher: free loopback port, health check
     with open(log_path, "wb") as log:  # a file, not a pipe: a full pipe blocks every thread that logs
-        process, url = launch_server(dict(os.environ), log)
+        process, url = launch_server({**os.environ, **(extra_env or {})}, log)
     process.url = url
     return process
 
