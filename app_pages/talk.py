@@ -293,6 +293,9 @@ def lesson_section(talk_id: int, live: bool) -> None:
                   on_click=start_lesson, args=(talk_id,),
                   help=None if enough else f"Needs at least {room_learning.MIN_DIGITS} digits; "
                                            f"the room has sent {count}.")
+        if not enough:
+            st.caption(f"From {room_learning.MIN_DIGITS} digits on (half to learn from, half to judge): "
+                       f"{count} so far.")
     error = st.session_state.pop("lesson_error", None)
     if error:
         st.error(error, icon=":material/error:")

@@ -260,6 +260,7 @@ def test_learning_from_the_room_waits_for_enough_digits(store, mnist):
     fill(store, mnist, range(5))
     at = open_talk()
     assert lesson_button(at).disabled and "the room has sent 5" in lesson_button(at).help
+    assert any("From 20 digits on" in c.value and "5 so far" in c.value for c in at.caption)
 
 
 def test_the_room_teaches_a_copy_that_is_judged_on_digits_it_never_saw_and_can_be_saved(store, mnist, models_dir):
