@@ -40,35 +40,60 @@ PARALLEL_THREADS = 2  # the machine's cores
 threadpool_limits(limits=1, user_api="blas")
 
 
-def _activation(name: str) -> Op:
-    if name == "linear":
-        return lambda x: x
-    if name == "relu":
-        return lambda x: np.maximum(x, 0.0, dtype=np.float32)
-    if name == "sigmoid":
-        return lambda x: (1.0 / (1.0 + np.exp(-x))).astype(np.float32)
-    if name == "tanh":
-        return np.tanh
-    if name == "softmax":
-        def softmax(x):
+# Each op is a callable (the forward pass) with `backward(x, y, g)`: given its input x, its output
+# y = op(x) and g, the gradient of a scalar with respect to y, the gradient with respect to x. The
+# explanations (mnist_core.explain) need input gradients, and the server has no autodiff.
+
+
+class _Activation:
+    def __init__(self, name: str):
+        if name not in ("linear", "relu", "sigmoid", "tanh", "softmax"):
+            raise ValueError(f"activation {name}")  # model_file lets no other through
+        self.name = name
+
+    def __call__(self, x):
+        if self.name == "relu":
+            return np.maximum(x, 0.0, dtype=np.float32)
+        if self.name == "sigmoid":
+            return (1.0 / (1.0 + np.exp(-x))).astype(np.float32)
+        if self.name == "tanh":
+            return np.tanh(x)
+        if self.name == "softmax":
             e = np.exp(x - x.max(axis=-1, keepdims=True))
             return e / e.sum(axis=-1, keepdims=True)
-        return softmax
-    raise ValueError(f"activation {name}")  # model_file lets no other through
+        return x
+
+    def backward(self, x, y, g):
+        if self.name == "relu":
+            return g * (x > 0)
+        if self.name == "sigmoid":
+            return g * y * (1 - y)
+        if self.name == "tanh":
+            return g * (1 - y * y)
+        if self.name == "softmax":
+            return y * (g - (g * y).sum(axis=-1, keepdims=True))
+        return g
 
 
-def _conv2d(kernel: np.ndarray, bias: np.ndarray, padding: str) -> Op:
-    kh, kw, cin, cout = kernel.shape
-    matrix = np.ascontiguousarray(kernel.reshape(kh * kw * cin, cout))
+class _Conv2D:
+    def __init__(self, kernel: np.ndarray, bias: np.ndarray, padding: str):
+        self.kh, self.kw, self.cin, self.cout = kernel.shape
+        self.matrix = np.ascontiguousarray(kernel.reshape(self.kh * self.kw * self.cin, self.cout))
+        self.bias, self.padding = bias, padding
 
-    def conv(x):
-        if padding == "same":  # zeros around the image; np.pad costs 17 µs here, this 1 µs
-            top, left = (kh - 1) // 2, (kw - 1) // 2
-            n, h, w, c = x.shape
-            padded = np.zeros((n, h + kh - 1, w + kw - 1, c), np.float32)
-            padded[:, top:top + h, left:left + w] = x
-            x = padded
-        x = np.ascontiguousarray(x)
+    def _padded(self, x):
+        if self.padding != "same":
+            return np.ascontiguousarray(x)
+        # zeros around the image; np.pad costs 17 µs here, this 1 µs
+        top, left = (self.kh - 1) // 2, (self.kw - 1) // 2
+        n, h, w, c = x.shape
+        padded = np.zeros((n, h + self.kh - 1, w + self.kw - 1, c), np.float32)
+        padded[:, top:top + h, left:left + w] = x
+        return padded
+
+    def __call__(self, x):
+        kh, kw = self.kh, self.kw
+        x = self._padded(x)
         n, h, w, c = x.shape
         oh, ow = h - kh + 1, w - kw + 1
         # im2col: a strided view of every kh×kw×c window, in the kernel's (kh, kw, c) order, copied
@@ -76,14 +101,30 @@ def _conv2d(kernel: np.ndarray, bias: np.ndarray, padding: str) -> Op:
         # took 81 (measured on the shipped CNN's second layer).
         sn, sh, sw, sc = x.strides
         windows = as_strided(x, (n, oh, ow, kh, kw, c), (sn, sh, sw, sh, sw, sc), writeable=False)
-        out = np.ascontiguousarray(windows).reshape(n * oh * ow, kh * kw * c) @ matrix
-        out += bias
-        return out.reshape(n, oh, ow, cout)
-    return conv
+        out = np.ascontiguousarray(windows).reshape(n * oh * ow, kh * kw * c) @ self.matrix
+        out += self.bias
+        return out.reshape(n, oh, ow, self.cout)
+
+    def backward(self, x, y, g):
+        kh, kw = self.kh, self.kw
+        n, oh, ow, _ = g.shape
+        columns = (g.reshape(-1, self.cout) @ self.matrix.T).reshape(n, oh, ow, kh, kw, self.cin)
+        grad = np.zeros((n, oh + kh - 1, ow + kw - 1, self.cin), np.float32)
+        for i in range(kh):  # col2im: each window position adds its share back
+            for j in range(kw):
+                grad[:, i:i + oh, j:j + ow] += columns[:, :, :, i, j]
+        if self.padding == "same":
+            top, left = (kh - 1) // 2, (kw - 1) // 2
+            grad = grad[:, top:top + x.shape[1], left:left + x.shape[2]]
+        return grad
 
 
-def _max_pool(ph: int, pw: int) -> Op:
-    def pool(x):
+class _MaxPool:
+    def __init__(self, ph: int, pw: int):
+        self.ph, self.pw = ph, pw
+
+    def __call__(self, x):
+        ph, pw = self.ph, self.pw
         n, h, w, c = x.shape
         oh, ow = h // ph, w // pw
         # Elementwise maxima of the ph×pw strided views: no reshape-reduce, 3–4× faster for one image.
@@ -93,15 +134,46 @@ def _max_pool(ph: int, pw: int) -> Op:
                 if i or j:
                     out = np.maximum(out, x[:, i:oh * ph:ph, j:ow * pw:pw])
         return out
-    return pool
+
+    def backward(self, x, y, g):
+        ph, pw = self.ph, self.pw
+        oh, ow = y.shape[1:3]
+        grad = np.zeros_like(x, dtype=np.float32)
+        taken = np.zeros(y.shape, bool)  # a tie sends the gradient to the first maximum only, as Keras
+        for i in range(ph):
+            for j in range(pw):
+                hit = (x[:, i:oh * ph:ph, j:ow * pw:pw] == y) & ~taken
+                grad[:, i:oh * ph:ph, j:ow * pw:pw] += g * hit
+                taken |= hit
+        return grad
 
 
-def _affine_op(weight: np.ndarray, bias: np.ndarray) -> Op:
-    def dense(x):
-        out = x @ weight
-        out += bias
+class _Affine:
+    """x @ weight + bias (a dense layer), or x * scale + shift (a batch norm that could not be folded)."""
+
+    def __init__(self, weight: np.ndarray, bias: np.ndarray, elementwise: bool = False):
+        self.weight, self.bias, self.elementwise = weight, bias, elementwise
+
+    def __call__(self, x):
+        if self.elementwise:
+            return x * self.weight + self.bias
+        out = x @ self.weight
+        out += self.bias
         return out
-    return dense
+
+    def backward(self, x, y, g):
+        return g * self.weight if self.elementwise else g @ self.weight.T
+
+
+class _Reshape:
+    def __init__(self, shape: tuple[int, ...] | None):  # None: flatten
+        self.shape = shape
+
+    def __call__(self, x):
+        return x.reshape((len(x),) + (self.shape if self.shape is not None else (-1,)))
+
+    def backward(self, x, y, g):
+        return g.reshape(x.shape)
 
 
 def compile_numpy(spec: model_file.ModelSpec) -> list[Op]:
@@ -114,11 +186,11 @@ def compile_numpy(spec: model_file.ModelSpec) -> list[Op]:
         nonlocal pending
         if pending is not None:
             if pending["type"] == "dense":
-                ops.append(_affine_op(pending["w"], pending["b"]))
+                ops.append(_Affine(pending["w"], pending["b"]))
             else:
-                ops.append(_conv2d(pending["w"], pending["b"], pending["padding"]))
+                ops.append(_Conv2D(pending["w"], pending["b"], pending["padding"]))
             if pending["activation"] != "linear":
-                ops.append(_activation(pending["activation"]))
+                ops.append(_Activation(pending["activation"]))
             pending = None
 
     for layer in spec.layers:
@@ -143,20 +215,20 @@ def compile_numpy(spec: model_file.ModelSpec) -> list[Op]:
                 pending["b"] = (pending["b"] * scale + shift).astype(np.float32)
             else:
                 flush()
-                ops.append(lambda x, s=scale.astype(np.float32), t=shift.astype(np.float32): x * s + t)
+                ops.append(_Affine(scale.astype(np.float32), shift.astype(np.float32), elementwise=True))
         else:
             flush()
             if kind == "Flatten":
-                ops.append(lambda x: x.reshape(len(x), -1))
+                ops.append(_Reshape(None))
             elif kind == "Reshape":
-                ops.append(lambda x, shape=layer.output_shape: x.reshape((len(x),) + shape))
+                ops.append(_Reshape(tuple(layer.output_shape)))
             elif kind == "MaxPooling2D":
                 size = cfg["pool_size"]
-                ops.append(_max_pool(*(size if isinstance(size, list) else (size, size))))
+                ops.append(_MaxPool(*(size if isinstance(size, list) else (size, size))))
             elif kind == "ReLU":
-                ops.append(_activation("relu"))
+                ops.append(_Activation("relu"))
             elif kind == "Activation":
-                ops.append(_activation(cfg["activation"]))
+                ops.append(_Activation(cfg["activation"]))
             else:  # model_file lets nothing else through
                 raise ValueError(f"{layer.name}: {kind} has no NumPy op")
     flush()

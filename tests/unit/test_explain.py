@@ -1,0 +1,122 @@
+"""Explanations from the NumPy forward pass: the ops' backward passes against finite differences on
+small random models of every layer kind, and occlusion on a model whose answer is known."""
+
+import numpy as np
+import pytest
+
+from mnist_core import explain
+from mnist_core.inference import classifier_from_spec, load_classifier
+from mnist_core.model_file import LayerSpec, ModelSpec
+
+
+def layer(kind, config=None, weights=(), shape=()):
+    return LayerSpec(kind, f"{kind.lower()}_{np.random.default_rng().integers(1e9)}", config or {},
+                     tuple(np.asarray(w, np.float32) for w in weights), shape)
+
+
+def random_weights(rng, *shape, scale=None):
+    scale = scale or 1 / np.sqrt(np.prod(shape[:-1]))
+    return rng.normal(0, scale, shape).astype(np.float32)
+
+
+def batch_norm(rng, channels):
+    return layer("BatchNormalization", {"epsilon": 1e-3},
+                 [rng.uniform(0.5, 1.5, channels), rng.normal(0, 0.1, channels),
+                  rng.normal(0, 0.1, channels), rng.uniform(0.5, 1.5, channels)])
+
+
+def dense_model(rng):
+    """Flatten, Dense (relu, sigmoid, tanh, linear) and a softmax Activation layer."""
+    return classifier_from_spec("dense", ModelSpec("dense", (
+        layer("Flatten"),
+        layer("Dense", {"activation": "relu"}, [random_weights(rng, 784, 16, scale=0.2), rng.normal(0, .1, 16)]),
+        layer("Dense", {"activation": "sigmoid"}, [random_weights(rng, 16, 12), rng.normal(0, .1, 12)]),
+        layer("Dense", {"activation": "tanh"}, [random_weights(rng, 12, 12), rng.normal(0, .1, 12)]),
+        layer("Dense", {"activation": "linear"}, [random_weights(rng, 12, 10) * 3, np.zeros(10)]),
+        layer("Activation", {"activation": "softmax"}),
+    ), 1000))
+
+
+def conv_model(rng):
+    """Reshape, Conv2D same and valid (with and without bias), batch norm folded into a linear conv
+    and on its own after a ReLU conv, ReLU, max-pooling over an odd size, Flatten, softmax Dense."""
+    return classifier_from_spec("conv", ModelSpec("conv", (
+        layer("Reshape", shape=(28, 28, 1)),
+        layer("Conv2D", {"padding": "same", "activation": "linear", "use_bias": False}, [random_weights(rng, 3, 3, 1, 4)]),
+        batch_norm(rng, 4),  # folded into the conv
+        layer("ReLU"),
+        layer("MaxPooling2D", {"pool_size": [2, 2]}),
+        layer("Conv2D", {"padding": "valid", "activation": "relu"}, [random_weights(rng, 3, 3, 4, 3), rng.normal(0, .1, 3)]),
+        batch_norm(rng, 3),  # after a ReLU: stays an op of its own
+        layer("MaxPooling2D", {"pool_size": [2, 2]}),  # 12×12 → 6×6
+        layer("Flatten"),
+        layer("Dense", {"activation": "softmax"}, [random_weights(rng, 108, 10) * 3, rng.normal(0, .1, 10)]),
+    ), 100_000))
+
+
+@pytest.mark.parametrize("build", [dense_model, conv_model])
+def test_input_gradients_equal_finite_differences(build):
+    rng = np.random.default_rng(3)
+    model = build(rng)
+    image = rng.uniform(0, 1, (28, 28)).astype(np.float32)
+    target = int(model.predict_proba(image[None])[0].argmax())
+    gradient = explain.input_gradient(model, image, target)[0]
+    assert gradient.shape == (28, 28) and np.abs(gradient).max() > 1e-4
+    eps = 1e-3
+    for row, column in rng.integers(0, 28, (40, 2)):
+        up, down = image.copy(), image.copy()
+        up[row, column] += eps
+        down[row, column] -= eps
+        p = model.predict_proba(np.stack([up, down]).astype(np.float64).astype(np.float32))[:, target]
+        numeric = (float(p[0]) - float(p[1])) / (2 * eps)
+        assert gradient[row, column] == pytest.approx(numeric, rel=0.05, abs=2e-4), (row, column)
+
+
+def test_gradients_of_a_batch_are_each_images_own():
+    model = conv_model(np.random.default_rng(5))
+    images = np.random.default_rng(6).uniform(0, 1, (3, 28, 28)).astype(np.float32)
+    together = explain.input_gradient(model, images, [1, 2, 3])
+    alone = [explain.input_gradient(model, images[i], t)[0] for i, t in enumerate([1, 2, 3])]
+    np.testing.assert_allclose(together, np.stack(alone), rtol=1e-5, atol=1e-7)
+
+
+def corner_model():
+    """Class 0's logit is a quarter of the ink in the top-left 4×4 corner (4 when it is full: p ≈ 0.86,
+    far from saturation); every other logit is 0."""
+    weight = np.zeros((784, 10), np.float32)
+    corner = np.zeros((28, 28), bool)
+    corner[:4, :4] = True
+    weight[corner.ravel(), 0] = 0.25
+    return classifier_from_spec("corner", ModelSpec("corner", (
+        layer("Flatten"), layer("Dense", {"activation": "softmax"}, [weight, np.zeros(10)])), 1000))
+
+
+def test_occlusion_finds_the_only_place_that_speaks_for_the_answer():
+    image = np.ones((28, 28), np.float32)
+    occlusion = explain.occlusion_map(corner_model(), image, target=0, patch=4, stride=2)
+    assert occlusion.shape == (28, 28)
+    assert (occlusion[:4, :4] > 0.01).all()  # covering the corner with grey lowers the answer
+    assert np.all(occlusion[6:, :] == 0) and np.all(occlusion[:, 6:] == 0)  # nowhere else matters
+    assert occlusion[0, 0] > occlusion[4, 4] > 0  # covered fully vs only in part
+
+
+def test_attributions_point_at_the_ink_that_decides():
+    model, image = corner_model(), np.ones((28, 28), np.float32)
+    attribution = explain.gradient_times_input(model, image, 0)
+    assert (attribution[:4, :4] > 0).all() and np.all(attribution[4:, :] == 0) and np.all(attribution[:, 4:] == 0)
+    integrated = explain.integrated_gradients(model, image, 0, steps=64)
+    total_change = model.predict_proba(image[None])[0, 0] - model.predict_proba(np.zeros((1, 28, 28)))[0, 0]
+    assert integrated.sum() == pytest.approx(total_change, rel=0.02)  # completeness
+
+
+def test_the_shipped_models_explain_a_real_digit(mnist):
+    (_, _), (x_test, y_test) = mnist
+    image, label = x_test[0].astype(np.float32) / 255, int(y_test[0])
+    for name in ("ann", "cnn"):
+        model = load_classifier(name)
+        outputs = explain.layer_outputs(model, image)
+        np.testing.assert_allclose(outputs[-1], model.predict_proba(image[None]), rtol=1e-6)
+        gradient = explain.input_gradient(model, image, label)[0]
+        assert np.isfinite(gradient).all() and np.abs(gradient).max() > 0
+        occlusion = explain.occlusion_map(model, image, label)
+        assert occlusion.max() > 0 and np.isfinite(occlusion).all()
