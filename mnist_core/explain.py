@@ -79,3 +79,70 @@ def occlusion_map(classifier: Classifier, image, target: int, patch: int = 4, st
         total[top:top + patch, left:left + patch] += drop
         covered[top:top + patch, left:left + patch] += 1
     return (total / np.maximum(covered, 1)).astype(np.float32)
+
+
+# ------------------------------------------------------------------ push the digit around
+# The model input is changed directly, without the Draw page's re-centring: that is the point.
+
+SWEEPS = {  # name → the amounts tried (the untouched digit is the one at 0, or 1 for scale)
+    "shift_x": tuple(range(-8, 9)),  # px, right is positive
+    "shift_y": tuple(range(-8, 9)),  # px, down is positive
+    "rotate": tuple(range(-60, 61, 10)),  # degrees, counter-clockwise is positive
+    "scale": tuple(round(0.5 + 0.1 * i, 1) for i in range(11)),  # × about the centre
+    "stroke": (-2, -1, 0, 1, 2),  # px thinner (−) or thicker (+)
+}
+UNTOUCHED = {"shift_x": 0, "shift_y": 0, "rotate": 0, "scale": 1.0, "stroke": 0}
+
+
+def shifted(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """Moved by whole pixels; what leaves the frame is lost, what comes in is background."""
+    out = np.zeros_like(image)
+    h, w = image.shape
+    src = image[max(0, -dy):h - max(0, dy), max(0, -dx):w - max(0, dx)]
+    out[max(0, dy):max(0, dy) + src.shape[0], max(0, dx):max(0, dx) + src.shape[1]] = src
+    return out
+
+
+def _affine(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Pillow's bilinear affine warp about the image's centre; `matrix` maps output to input."""
+    from PIL import Image
+
+    centre = np.array([14.0, 14.0])
+    offset = centre - matrix @ centre
+    coefficients = (matrix[0, 0], matrix[0, 1], offset[0], matrix[1, 0], matrix[1, 1], offset[1])
+    warped = Image.fromarray(image.astype(np.float32), mode="F").transform(
+        (28, 28), Image.Transform.AFFINE, coefficients, resample=Image.Resampling.BILINEAR, fillcolor=0.0)
+    return np.clip(np.asarray(warped, np.float32), 0, 1)
+
+
+def rotated(image: np.ndarray, degrees: float) -> np.ndarray:
+    t = np.deg2rad(degrees)  # (x, y) with y down: counter-clockwise on screen
+    return _affine(image, np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]]))
+
+
+def scaled(image: np.ndarray, factor: float) -> np.ndarray:
+    return _affine(image, np.eye(2) / factor)
+
+
+def stroke_changed(image: np.ndarray, pixels: int) -> np.ndarray:
+    """Thicker (grey-level dilation with a 3×3 square, `pixels` times) or thinner (erosion)."""
+    out = image.copy()
+    for _ in range(abs(pixels)):
+        padded = np.pad(out, 1)
+        windows = [padded[i:i + 28, j:j + 28] for i in range(3) for j in range(3)]
+        out = np.max(windows, axis=0) if pixels > 0 else np.min(windows, axis=0)
+    return out
+
+
+def transformed(image, sweep: str) -> np.ndarray:
+    """(len(SWEEPS[sweep]), 28, 28): the digit under each amount of one sweep."""
+    x = _batch(image)[0]
+    change = {"shift_x": lambda a: shifted(x, a, 0), "shift_y": lambda a: shifted(x, 0, a),
+              "rotate": lambda a: rotated(x, a), "scale": lambda a: scaled(x, a),
+              "stroke": lambda a: stroke_changed(x, a)}[sweep]
+    return np.stack([change(amount) for amount in SWEEPS[sweep]]).astype(np.float32)
+
+
+def sweep_probabilities(classifier: Classifier, image, target: int, sweep: str) -> np.ndarray:
+    """The target's probability under each amount of the sweep, one pass for all of them."""
+    return classifier.predict_proba(transformed(image, sweep))[:, target]

@@ -120,3 +120,48 @@ def test_the_shipped_models_explain_a_real_digit(mnist):
         assert np.isfinite(gradient).all() and np.abs(gradient).max() > 0
         occlusion = explain.occlusion_map(model, image, label)
         assert occlusion.max() > 0 and np.isfinite(occlusion).all()
+
+
+def ink_model():
+    """Every pixel counts the same towards class 1: an answer that only depends on how much ink."""
+    weight = np.zeros((784, 10), np.float32)
+    weight[:, 1] = 0.05
+    return classifier_from_spec("ink", ModelSpec("ink", (
+        layer("Flatten"), layer("Dense", {"activation": "softmax"}, [weight, np.zeros(10)])), 1000))
+
+
+def blob():
+    image = np.zeros((28, 28), np.float32)
+    image[11:17, 12:16] = 1.0  # small and central: no shift of up to 8 px leaves the frame
+    return image
+
+
+@pytest.mark.parametrize("sweep", ["shift_x", "shift_y"])
+def test_the_shift_sweep_of_a_translation_invariant_model_is_flat(sweep):
+    probabilities = explain.sweep_probabilities(ink_model(), blob(), 1, sweep)
+    assert len(probabilities) == 17 and np.ptp(probabilities) < 1e-6
+    untouched = explain.SWEEPS[sweep].index(explain.UNTOUCHED[sweep])
+    assert probabilities[untouched] == pytest.approx(ink_model().predict_proba(blob()[None])[0, 1])
+
+
+def test_a_position_bound_model_breaks_when_the_digit_moves():
+    model, image = corner_model(), np.zeros((28, 28), np.float32)
+    image[:4, :4] = 1.0
+    probabilities = explain.sweep_probabilities(model, image, 0, "shift_x")
+    assert probabilities[8] > 0.8 and probabilities[-1] < 0.2  # 8 px right: the ink left the corner
+
+
+def test_each_sweep_changes_the_digit_as_named():
+    image = blob()
+    moved = explain.transformed(image, "shift_x")
+    assert moved[explain.SWEEPS["shift_x"].index(3)][11:17, 15:19].all()  # 3 px to the right
+    down = explain.transformed(image, "shift_y")[explain.SWEEPS["shift_y"].index(-2)]
+    assert down[9:15, 12:16].all() and not down[15:17].any()  # 2 px up
+    quarter = explain.rotated(image, 90)
+    assert quarter.sum() == pytest.approx(image.sum(), rel=0.1) and quarter[12:16, 11:17].mean() > 0.8
+    assert explain.scaled(image, 0.5).sum() == pytest.approx(image.sum() / 4, rel=0.25)
+    assert explain.stroke_changed(image, 1).sum() == 8 * 6 and explain.stroke_changed(image, -1).sum() == 4 * 2
+    for sweep, amounts in explain.SWEEPS.items():
+        batch = explain.transformed(image, sweep)
+        assert batch.shape == (len(amounts), 28, 28) and batch.dtype == np.float32
+        np.testing.assert_allclose(batch[amounts.index(explain.UNTOUCHED[sweep])], image, atol=1e-6)
