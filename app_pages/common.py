@@ -164,6 +164,23 @@ def plotly_chart(fig, **kwargs):
     return st.plotly_chart(charts.projector_figure(fig) if projector_on() else fig, **kwargs)
 
 
+def save_model_form(form_key: str, model_file, card, label: str, default_name: str, help: str,
+                    name_key: str | None = None, border: bool = True) -> None:
+    """Name a trained model file and save it into trained_models/ with its card (`card()` is
+    called only when Save is pressed); a bad name or file gets the registry's message."""
+    with st.form(form_key, border=border):
+        name = st.text_input(label, value=default_name, key=name_key, help=help)
+        if st.form_submit_button("Save model", icon=":material/save:"):
+            try:
+                path = registry.save_model_file(model_file, name, card())
+            except (registry.ModelNameError, registry.ModelLoadError) as exc:
+                st.error(str(exc), icon=":material/error:")
+            else:
+                saved_models.clear()
+                st.success(f"Saved as **{path.stem}**: pick it on the Confusion matrix and Draw pages.",
+                           icon=":material/save:")
+
+
 @st.cache_data(show_spinner="Scoring the 10,000 test images …", max_entries=16)
 def test_predictions(name: str, file_hash: str) -> np.ndarray:
     """(10000, 10) probabilities of a model on the test set, cached by the file's content hash:

@@ -5,7 +5,7 @@ import html
 
 import streamlit as st
 
-from mnist_core import charts, registry, room_learning, talk, training
+from mnist_core import charts, room_learning, talk, training
 from app_pages import common
 
 WALL_TILES = 18  # 3 rows of 6, newest first (top left): tiles big enough to read from the back
@@ -251,18 +251,10 @@ def lesson_result(lesson: room_learning.RoomLesson, kind: str) -> None:
                  caption=[f"{b} → {a} {'✓' if a == held_y[i] else '✗'}" for i, b, a in shown])
     if snap.state == "stopped":
         st.caption(snap.message)
-    with st.form(f"lesson-save-{kind}", border=False):
-        name = st.text_input("Save the copy as", value=f"{result.base}-room-{lesson.talk_id}", key=f"lesson-name-{kind}",
-                             help="Letters, digits, '-' and '_'. It then appears on the Draw and Confusion "
-                                  "matrix pages; the shown model stays as it is.")
-        if st.form_submit_button("Save model", icon=":material/save:"):
-            try:
-                path = registry.save_model_file(run.model_file, name, lesson.card(kind))
-            except (registry.ModelNameError, registry.ModelLoadError) as exc:
-                st.error(str(exc), icon=":material/error:")
-            else:
-                common.saved_models.clear()
-                st.success(f"Saved as **{path.stem}**.", icon=":material/save:")
+    common.save_model_form(f"lesson-save-{kind}", run.model_file, lambda: lesson.card(kind), "Save the copy as",
+                           f"{result.base}-room-{lesson.talk_id}", name_key=f"lesson-name-{kind}", border=False,
+                           help="Letters, digits, '-' and '_'. It then appears on the Draw and Confusion matrix "
+                                "pages; the shown model stays as it is.")
 
 
 def lesson_section(talk_id: int, live: bool) -> None:

@@ -4,7 +4,7 @@ import dataclasses
 
 import streamlit as st
 
-from mnist_core import charts, models, registry, training
+from mnist_core import charts, models, training
 from app_pages import common
 
 QUICK_DEMO = {"train_size": 10_000, "epochs": 3}  # finishes in well under a minute on 2 cores
@@ -159,14 +159,6 @@ else:
         cols[3].metric("Training time", f"{sum(r.seconds for r in snap.records):.1f} s")
         if snap.state == "stopped":
             st.info(snap.message, icon=":material/stop:")
-        with st.form("save_form", border=True):
-            name = st.text_input("Save as", value=f"my-{run.config.preset}-{run.id[:4]}",
-                                 help="Letters, digits, '-' and '_'. Saved models appear on the other pages.")
-            if st.form_submit_button("Save model", icon=":material/save:"):
-                try:
-                    path = registry.save_model_file(run.model_file, name, training.model_card(run))
-                except (registry.ModelNameError, registry.ModelLoadError) as exc:
-                    st.error(str(exc), icon=":material/error:")
-                else:
-                    common.saved_models.clear()
-                    st.success(f"Saved as **{path.stem}**: pick it on the Confusion matrix and Draw pages.", icon=":material/save:")
+        common.save_model_form("save_form", run.model_file, lambda: training.model_card(run), "Save as",
+                               f"my-{run.config.preset}-{run.id[:4]}",
+                               help="Letters, digits, '-' and '_'. Saved models appear on the other pages.")

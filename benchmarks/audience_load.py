@@ -387,37 +387,53 @@ class Stats:
             self.examples.setdefault(kind, example)
 
 
+async def visit(open_session, open_page, act, stats) -> bool:
+    """One connection of a simulated person: connect, open the page, then `await act(session, page)`.
+    A refused connection or a dropped one is counted and gives False (connect again); a slow open
+    is counted. True once `act` returned or the level is over."""
+    try:
+        session = await open_session()
+    except (OSError, InvalidHandshake, TimeoutError) as exc:
+        stats.error("disconnect", f"connect: {exc!r}")
+        await asyncio.sleep(1.0)
+        return False
+    try:
+        opened = time.perf_counter()
+        page = await open_page(session)
+        stats.open_times.append(time.perf_counter() - opened)
+        if stats.open_times[-1] > SLOW:
+            stats.error("unopened")
+        await act(session, page)
+        return True
+    except ConnectionClosed as exc:
+        stats.error("disconnect", repr(exc))
+        return False
+    except LevelOver:
+        return True
+    finally:
+        stats.odd.update(session.odd)
+        await session.close()
+
+
 async def drawing_session(n: int, level: Level, stats: Stats) -> None:
     """Session n: open the Draw page, then draw, wait, Clear, think, until the level's time is up."""
     think = random.Random(SEED + n)
     await asyncio.sleep(RAMP * n / level.sessions)
     drawn = 0
+
+    async def draw_until_the_end(session: Session, page: Run) -> None:
+        nonlocal drawn
+        while time.perf_counter() < level.deadline:
+            digit = level.digits[(n * level.per_session + drawn) % len(level.digits)]
+            drawn += 1
+            page = await draw_and_clear(session, page, digit, level, stats)
+            pause = think.uniform(*THINK)
+            await asyncio.sleep(max(0.0, min(pause, level.deadline - time.perf_counter())))
+
     while time.perf_counter() < level.deadline:
-        try:
-            session = await Session.open(level.url)
-        except (OSError, InvalidHandshake, TimeoutError) as exc:
-            stats.error("disconnect", f"connect: {exc!r}")
-            await asyncio.sleep(1.0)
-            continue
-        try:
-            opened = time.perf_counter()
-            page = await session.open_page("draw", level.hard_end)
-            stats.open_times.append(time.perf_counter() - opened)
-            if stats.open_times[-1] > SLOW:
-                stats.error("unopened")
-            while time.perf_counter() < level.deadline:
-                digit = level.digits[(n * level.per_session + drawn) % len(level.digits)]
-                drawn += 1
-                page = await draw_and_clear(session, page, digit, level, stats)
-                pause = think.uniform(*THINK)
-                await asyncio.sleep(max(0.0, min(pause, level.deadline - time.perf_counter())))
-        except ConnectionClosed as exc:
-            stats.error("disconnect", repr(exc))
-        except LevelOver:
+        if await visit(lambda: Session.open(level.url), lambda s: s.open_page("draw", level.hard_end),
+                       draw_until_the_end, stats):
             return
-        finally:
-            stats.odd.update(session.odd)
-            await session.close()
 
 
 async def draw_and_clear(session: Session, page: Run, digit: Digit, level: Level, stats: Stats) -> Run:

@@ -85,7 +85,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from audience_load import (CANVAS_COMPONENT, GRACE, LOOPBACK, POOL_LIMIT, SLOW, AppMismatch, Digit, LevelOver,
                            Run, Session, cpu_seconds, mb_text, percentile, render_digits, rss_mb, seconds_text,
-                           server_answers, start_server, stop_server)
+                           server_answers, start_server, stop_server, visit)
 from mnist_core import crowd, preprocess, talk  # audience_load put the project on sys.path
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
@@ -237,38 +237,25 @@ async def phone(n: int, level: Level, stats: Stats, token: str) -> None:
     """Phone n: open /join, then every `every` s draw the prompted digit and Send it."""
     next_send, drawn = level.start + level.every * n / level.phones, 0  # phones start spread over one beat
     await asyncio.sleep(max(0.0, next_send - time.perf_counter()))
-    while time.perf_counter() < level.deadline:
-        try:
-            session = await TalkSession.open(level.url)
-        except (OSError, InvalidHandshake, TimeoutError) as exc:
-            stats.error("disconnect", f"connect: {exc!r}")
-            await asyncio.sleep(1.0)
-            continue
-        try:
-            opened = time.perf_counter()
-            page = await session.open_at("join", f"p={token}", level.hard_end)
-            stats.open_times.append(time.perf_counter() - opened)
-            if stats.open_times[-1] > SLOW:
-                stats.error("unopened")
-            while next_send < level.deadline:
-                await asyncio.sleep(max(0.0, next_send - STROKE_LEAD - time.perf_counter()))
-                if page.prompt is None:
-                    raise AppMismatch("the Join page shows no 'Draw a **N**' prompt")
-                digit = pick(level, n, page.prompt, drawn)
-                drawn += 1
-                page = await draw(session, page, digit, level)
-                await asyncio.sleep(max(0.0, next_send - time.perf_counter()))
-                page = await send(session, page, digit, level, stats, n, token)
-                # On a fixed beat (a late Send does not push the next ones back), never within MIN_GAP of an answer.
-                next_send = max(next_send + level.every, time.perf_counter() + MIN_GAP)
-            return  # no digit is due before the end
-        except ConnectionClosed as exc:
-            stats.error("disconnect", repr(exc))
-        except LevelOver:
+
+    async def send_on_the_beat(session: TalkSession, page: TalkRun) -> None:
+        nonlocal next_send, drawn
+        while next_send < level.deadline:
+            await asyncio.sleep(max(0.0, next_send - STROKE_LEAD - time.perf_counter()))
+            if page.prompt is None:
+                raise AppMismatch("the Join page shows no 'Draw a **N**' prompt")
+            digit = pick(level, n, page.prompt, drawn)
+            drawn += 1
+            page = await draw(session, page, digit, level)
+            await asyncio.sleep(max(0.0, next_send - time.perf_counter()))
+            page = await send(session, page, digit, level, stats, n, token)
+            # On a fixed beat (a late Send does not push the next ones back), never within MIN_GAP of an answer.
+            next_send = max(next_send + level.every, time.perf_counter() + MIN_GAP)
+
+    while time.perf_counter() < level.deadline:  # until no digit is due before the end
+        if await visit(lambda: TalkSession.open(level.url),
+                       lambda s: s.open_at("join", f"p={token}", level.hard_end), send_on_the_beat, stats):
             return
-        finally:
-            stats.odd.update(session.odd)
-            await session.close()
 
 
 async def draw(session: TalkSession, page: TalkRun, digit: Digit, level: Level) -> TalkRun:

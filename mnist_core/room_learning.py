@@ -127,6 +127,8 @@ class RoomLesson:
                      for kind, name in self.base_models.items()}
         self._before = {kind: held_out_verdicts(inference.load_classifier(name), self.split)
                         for kind, name in self.base_models.items()}
+        self._mnist_before = {kind: registry.read_card(name).get("test_accuracy")  # the card as it was copied
+                              for kind, name in self.base_models.items()}
         self._after: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
 
@@ -165,7 +167,7 @@ class RoomLesson:
             (int(i), int(before[i]), int(after[i])) for i in np.flatnonzero(before != after))
         return Result(kind, base, held_out_score(before, self.split, kind, base),
                       None if after is None else held_out_score(after, self.split, kind, f"{base} (room)"),
-                      registry.read_card(base).get("test_accuracy"), self.runs[kind].snapshot().test_accuracy,
+                      self._mnist_before[kind], self.runs[kind].snapshot().test_accuracy,
                       changed)
 
     def _after_verdicts(self, kind: str) -> np.ndarray | None:
