@@ -84,7 +84,8 @@ def projector_figure(fig: go.Figure) -> go.Figure:
 
 def _layout(fig: go.Figure, height: int, title: str | None = None) -> go.Figure:
     room = title or fig.layout.annotations  # subplot titles are annotations and need the top margin too
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40 if room else 10, b=10),
+    top = 70 if title and fig.layout.annotations else 40 if room else 10
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=top, b=10),
                       title=dict(text=title) if title else None)
     return fig
 
@@ -263,3 +264,158 @@ def per_class_bars(metrics, height: int = 300) -> go.Figure:
     fig.update_xaxes(title="digit", type="category")
     fig.update_layout(barmode="group", legend=dict(orientation="h", y=1.15))
     return _layout(fig, height)
+
+
+# ------------------------------------------------------------------ inside the models
+# Signed quantities (weights, evidence, attributions) on one diverging scale with zero in the
+# middle: red speaks for, blue against. Symmetric limits, so equal colours mean equal sizes.
+DIVERGING = "RdBu_r"
+# The same scale with zero transparent, to lay over a digit: where nothing matters, the ink shows.
+OVERLAY = [[0.0, "rgba(33,102,172,1)"], [0.35, "rgba(146,197,222,0.75)"], [0.5, "rgba(247,247,247,0)"],
+           [0.65, "rgba(244,165,130,0.75)"], [1.0, "rgba(178,24,43,1)"]]
+PAPER_INK = [[0.0, "#FFFFFF"], [1.0, "#6E6E6E"]]  # a digit as grey ink on white, under an overlay
+
+
+def symmetric_limit(*arrays) -> float:
+    """The largest |value| of all arrays (never 0): ±this is one shared diverging scale."""
+    return max([float(np.abs(np.asarray(a)).max()) for a in arrays if np.size(a)] + [1e-9])
+
+
+def _square_axes(fig: go.Figure, count: int) -> None:
+    fig.update_xaxes(visible=False, constrain="domain")
+    fig.update_yaxes(visible=False, autorange="reversed", constrain="domain")
+    for i in range(count):
+        axis = "" if i == 0 else str(i + 1)
+        fig.update_layout({f"yaxis{axis}": dict(scaleanchor=f"x{axis}")})
+
+
+def attribution_maps(image: np.ndarray, maps: Sequence[tuple[str, np.ndarray]], columns: int = 2,
+                     height: int = 420, limit: float | None = None, unit: str = "Δ probability") -> go.Figure:
+    """Each map laid over the digit (grey ink on white), all on one symmetric scale (`limit`, else
+    the largest |value| of them all): red where the place speaks for the answer, blue against."""
+    top = limit or symmetric_limit(*[m for _, m in maps])
+    rows = int(np.ceil(len(maps) / columns))
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=[t for t, _ in maps],
+                        horizontal_spacing=0.04, vertical_spacing=0.1)
+    for i, (title, values) in enumerate(maps):
+        place = dict(row=i // columns + 1, col=i % columns + 1)
+        fig.add_heatmap(z=np.asarray(image, float), colorscale=PAPER_INK, zmin=0, zmax=1, showscale=False,
+                        hoverinfo="skip", **place)
+        fig.add_heatmap(z=np.asarray(values, float), coloraxis="coloraxis",
+                        hovertemplate=f"{title}<br>row %{{y}}, column %{{x}}<br>{unit} %{{z:+.3f}}<extra></extra>",
+                        **place)
+    fig.update_layout(coloraxis=dict(colorscale=OVERLAY, cmin=-top, cmax=top,
+                                     colorbar=dict(title=unit, thickness=14)))
+    _square_axes(fig, len(maps))
+    return _layout(fig, height)
+
+
+def diverging_grid(images: np.ndarray, titles: Sequence[str], columns: int = 8, height: int = 300,
+                   colorbar_title: str = "weight", title: str | None = None) -> go.Figure:
+    """Small signed images (an ANN unit's 784 weights, a CNN filter) on one symmetric scale."""
+    images = np.asarray(images, float)
+    top = symmetric_limit(images)
+    rows = int(np.ceil(len(images) / columns))
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=list(titles),
+                        horizontal_spacing=0.015, vertical_spacing=0.12 if rows > 1 else 0.02)
+    for i, image in enumerate(images):
+        fig.add_heatmap(z=image, coloraxis="coloraxis", row=i // columns + 1, col=i % columns + 1,
+                        hovertemplate=f"{titles[i]}<br>row %{{y}}, column %{{x}}<br>{colorbar_title} "
+                                      f"%{{z:+.3f}}<extra></extra>")
+    fig.update_layout(coloraxis=dict(colorscale=DIVERGING, cmin=-top, cmax=top,
+                                     colorbar=dict(title=colorbar_title, thickness=12)))
+    _square_axes(fig, len(images))
+    return _layout(fig, height, title)
+
+
+def evidence_flow(shares: np.ndarray, unit_labels: Sequence[str], answer: int, height: int = 360,
+                  title: str | None = None) -> go.Figure:
+    """Rows: hidden units; columns: the ten digits; each cell that unit's share of the digit's
+    score (red for, blue against), the answer's column framed."""
+    shares = np.asarray(shares, float)
+    top = symmetric_limit(shares)
+    fig = go.Figure(go.Heatmap(
+        z=shares, x=DIGITS, y=list(unit_labels), colorscale=DIVERGING, zmin=-top, zmax=top, xgap=2, ygap=2,
+        text=[[f"{v:+.0f}" if abs(v) >= 10 else f"{v:+.1f}" for v in row] for row in shares],
+        texttemplate="%{text}", textfont=dict(size=11),
+        colorbar=dict(title="share of score", thickness=12),
+        hovertemplate="%{y} → digit %{x}<br>share of its score %{z:+.2f}<extra></extra>"))
+    fig.add_shape(type="rect", x0=answer - 0.5, x1=answer + 0.5, y0=-0.5, y1=len(shares) - 0.5,
+                  line=dict(color="#000000", width=3))
+    fig.update_xaxes(title="output digit", type="category", side="top")
+    fig.update_yaxes(title="hidden unit", type="category", autorange="reversed")
+    return _layout(fig, height, title)
+
+
+def feature_map_grid(maps: np.ndarray, titles: Sequence[str], columns: int = 8, height: int = 300,
+                     title: str | None = None) -> go.Figure:
+    """One conv block's feature maps, one colour scale for the whole block (zero = dark)."""
+    maps = np.asarray(maps, float)
+    low, high = min(0.0, float(maps.min())), max(float(maps.max()), 1e-9)
+    rows = int(np.ceil(len(maps) / columns))
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=list(titles),
+                        horizontal_spacing=0.015, vertical_spacing=0.12 if rows > 1 else 0.02)
+    for i, image in enumerate(maps):
+        fig.add_heatmap(z=image, coloraxis="coloraxis", row=i // columns + 1, col=i % columns + 1,
+                        hovertemplate=f"{titles[i]}<br>row %{{y}}, column %{{x}}<br>activation %{{z:.2f}}<extra></extra>")
+    fig.update_layout(coloraxis=dict(colorscale="Viridis", cmin=low, cmax=high,
+                                     colorbar=dict(title="activation", thickness=12)))
+    _square_axes(fig, len(maps))
+    return _layout(fig, height, title)
+
+
+def _box(top: int, left: int, bottom: int, right: int, color: str = "#E69F00") -> dict:
+    return dict(type="rect", x0=left - 0.5, x1=right + 0.5, y0=top - 0.5, y1=bottom + 0.5,
+                line=dict(color=color, width=4))
+
+
+def clickable_map(values: np.ndarray, cell: tuple[int, int], title: str, height: int = 380) -> go.Figure:
+    """One feature map large, its cells clickable (invisible markers: Plotly heatmaps report no
+    clicks to Streamlit), the chosen cell framed."""
+    values = np.asarray(values, float)
+    h, w = values.shape
+    rows, cols = np.divmod(np.arange(h * w), w)
+    fig = go.Figure(go.Heatmap(z=values, colorscale="Viridis", zmin=min(0.0, values.min()),
+                               zmax=max(values.max(), 1e-9), hoverinfo="skip",
+                               colorbar=dict(title="activation", thickness=12)))
+    fig.add_scatter(x=cols, y=rows, mode="markers", customdata=values.ravel(), showlegend=False,
+                    marker=dict(symbol="square", size=max(6, 300 // max(h, w)), color="rgba(0,0,0,0)"),
+                    hovertemplate="row %{y}, column %{x}<br>activation %{customdata:.2f}<extra></extra>")
+    fig.add_shape(**_box(cell[0], cell[1], cell[0], cell[1]))
+    fig.update_xaxes(range=[-0.5, w - 0.5], constrain="domain", showgrid=False, title="column")
+    fig.update_yaxes(range=[h - 0.5, -0.5], scaleanchor="x", constrain="domain", showgrid=False, title="row")
+    return _layout(fig, height, title)
+
+
+def digit_with_box(image: np.ndarray, box: tuple[int, int, int, int], title: str, height: int = 380) -> go.Figure:
+    """The digit with a frame around the pixels a chosen cell can see (its receptive field)."""
+    fig = digit_heatmap(image, title=title, height=height)
+    fig.update_traces(showscale=False)
+    fig.update_xaxes(side="bottom")  # not under the title
+    fig.add_shape(**_box(*box))
+    return fig
+
+
+def sweep_lines(amounts: Sequence[float], lines: Sequence[dict], untouched: float, axis_title: str,
+                target: int, height: int = 360, title: str | None = None) -> go.Figure:
+    """p(target) against the size of a change, one line per model ({"label", "color", "values"}),
+    the untouched digit marked by a dotted line."""
+    fig = go.Figure()
+    for line in lines:
+        fig.add_scatter(x=list(amounts), y=np.asarray(line["values"], float), mode="lines+markers",
+                        name=line["label"], line=dict(color=line["color"], width=4), marker=dict(size=8),
+                        hovertemplate=f"{line['label']}<br>{axis_title} %{{x}}<br>p({target}) %{{y:.1%}}<extra></extra>")
+    fig.add_vline(x=untouched, line=dict(color="#000000", dash="dot", width=2),
+                  annotation_text="untouched", annotation_position="top")
+    fig.update_xaxes(title=axis_title)
+    fig.update_yaxes(title=f"probability of {target}", range=[-0.02, 1.08], tickformat=".0%")
+    fig.update_layout(legend=dict(orientation="h", y=-0.25), hovermode="x unified")
+    return _layout(fig, height, title)
+
+
+def image_strip(images: np.ndarray, factor: int = 3, gap: int = 2) -> np.ndarray:
+    """Digits side by side as one uint8 picture (white ink on black, grey gaps between them)."""
+    tiles = [enlarge(to_uint8(image), factor) for image in images]
+    h = tiles[0].shape[0]
+    spacer = np.full((h, gap), 128, np.uint8)
+    return np.hstack([part for tile in tiles for part in (tile, spacer)][:-1])

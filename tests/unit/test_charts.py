@@ -1,3 +1,4 @@
+import pytest
 import numpy as np
 import pandas as pd
 
@@ -175,3 +176,36 @@ def test_projector_figures_pass_plotlys_validators():
                charts.confusion_heatmap(matrix), charts.per_class_bars(metrics)]
     for fig in figures:
         go.Figure(charts.projector_figure(fig).to_dict())  # raises on anything plotly would refuse
+
+
+# ------------------------------------------------------------------ inside the models
+
+
+def test_attribution_maps_lie_over_the_digit_on_one_symmetric_scale():
+    rng = np.random.default_rng(0)
+    maps = [("a", rng.normal(0, 1, (28, 28))), ("b", rng.normal(0, 3, (28, 28)))]
+    fig = charts.attribution_maps(np.zeros((28, 28)), maps)
+    assert len(fig.data) == 4 and [t.coloraxis for t in fig.data[1::2]] == ["coloraxis"] * 2
+    top = max(np.abs(m).max() for _, m in maps)
+    assert fig.layout.coloraxis.cmin == -fig.layout.coloraxis.cmax == pytest.approx(-top)
+    assert fig.layout.coloraxis.colorscale[2][1].endswith(",0)")  # zero is transparent: the ink shows
+
+
+def test_signed_grids_and_evidence_put_zero_in_the_middle():
+    weights = np.random.default_rng(1).normal(0, 1, (8, 28, 28)) + 0.5  # skewed positive
+    fig = charts.diverging_grid(weights, [f"u{i}" for i in range(8)])
+    assert fig.layout.coloraxis.cmin == -fig.layout.coloraxis.cmax == pytest.approx(-np.abs(weights).max())
+    flow = charts.evidence_flow(np.array([[1.0, -4.0] + [0.0] * 8]), ["unit 3"], answer=0)
+    assert (flow.data[0].zmin, flow.data[0].zmax) == (-4.0, 4.0) and flow.layout.shapes[0].x0 == -0.5
+
+
+def test_sweep_lines_mark_the_untouched_digit_and_name_their_axes():
+    fig = charts.sweep_lines([-1, 0, 1], [{"label": "ANN", "color": "#D55E00", "values": [0.2, 0.9, 0.3]}],
+                             untouched=0, axis_title="shift (px)", target=7)
+    assert fig.layout.shapes[0].x0 == 0 and fig.layout.xaxis.title.text == "shift (px)"
+    assert fig.layout.yaxis.title.text == "probability of 7" and fig.data[0].line.color == "#D55E00"
+
+
+def test_image_strip_puts_digits_side_by_side():
+    strip = charts.image_strip(np.ones((5, 28, 28)), factor=2, gap=3)
+    assert strip.shape == (56, 5 * 56 + 4 * 3) and strip.dtype == np.uint8 and strip.max() == 255

@@ -54,22 +54,33 @@ def conv_model(rng):
     ), 100_000))
 
 
+@pytest.mark.parametrize("output", [explain.PROBABILITY, explain.SCORE])
 @pytest.mark.parametrize("build", [dense_model, conv_model])
-def test_input_gradients_equal_finite_differences(build):
+def test_input_gradients_equal_finite_differences(build, output):
     rng = np.random.default_rng(3)
     model = build(rng)
     image = rng.uniform(0, 1, (28, 28)).astype(np.float32)
     target = int(model.predict_proba(image[None])[0].argmax())
-    gradient = explain.input_gradient(model, image, target)[0]
+    gradient = explain.input_gradient(model, image, target, output)[0]
     assert gradient.shape == (28, 28) and np.abs(gradient).max() > 1e-4
     eps = 1e-3
     for row, column in rng.integers(0, 28, (40, 2)):
         up, down = image.copy(), image.copy()
         up[row, column] += eps
         down[row, column] -= eps
-        p = model.predict_proba(np.stack([up, down]).astype(np.float64).astype(np.float32))[:, target]
+        p = explain.outputs_of(model, np.stack([up, down]), output)[:, target]
         numeric = (float(p[0]) - float(p[1])) / (2 * eps)
         assert gradient[row, column] == pytest.approx(numeric, rel=0.05, abs=2e-4), (row, column)
+
+
+@pytest.mark.parametrize("build", [dense_model, conv_model])
+def test_integrated_gradients_add_up_to_the_change_of_the_score(build):
+    model = build(np.random.default_rng(7))
+    image = np.random.default_rng(8).uniform(0, 1, (28, 28)).astype(np.float32)
+    scores = explain.outputs_of(model, np.stack([image, np.zeros_like(image)]), explain.SCORE)
+    for target in range(10):  # ReLU and max-pool kinks on the path: many steps, a small absolute slack
+        attributions = explain.integrated_gradients(model, image, target, steps=1024, output=explain.SCORE)
+        assert attributions.sum() == pytest.approx(scores[0, target] - scores[1, target], abs=5e-3)
 
 
 def test_gradients_of_a_batch_are_each_images_own():
@@ -165,3 +176,76 @@ def test_each_sweep_changes_the_digit_as_named():
         batch = explain.transformed(image, sweep)
         assert batch.shape == (len(amounts), 28, 28) and batch.dtype == np.float32
         np.testing.assert_allclose(batch[amounts.index(explain.UNTOUCHED[sweep])], image, atol=1e-6)
+
+
+# ------------------------------------------------------------------ inside the ANN and the CNN
+
+
+def one_hidden_layer_model(rng):
+    return classifier_from_spec("one", ModelSpec("one", (
+        layer("Flatten"),
+        layer("Dense", {"activation": "relu"}, [random_weights(rng, 784, 20, scale=0.2), rng.normal(0, .1, 20)]),
+        layer("Dense", {"activation": "softmax"}, [random_weights(rng, 20, 10), rng.normal(0, .5, 10)]),
+    ), 1000))
+
+
+def test_unit_shares_add_up_to_each_digits_score():
+    rng = np.random.default_rng(11)
+    model = one_hidden_layer_model(rng)
+    image = rng.uniform(0, 1, (28, 28)).astype(np.float32)
+    evidence = explain.unit_evidence(model, image, target=3, top=20)
+    scores = explain.layer_outputs(model, image)[-2][0]  # the softmax's input
+    bias = model.ops[3].bias  # reshape, dense, relu, dense, softmax
+    np.testing.assert_allclose(evidence.shares.sum(axis=0), scores - bias, rtol=1e-4, atol=1e-4)
+    assert np.all(np.diff(evidence.shares[:, 3]) <= 0)  # strongest for the answer first
+    first = model.ops[1].weight
+    np.testing.assert_array_equal(evidence.weights[0], first[:, evidence.units[0]].reshape(28, 28))
+    assert explain.unit_evidence(conv_model(rng), image, 3) is None
+
+
+def test_the_receptive_field_holds_every_pixel_that_moves_the_cell():
+    rng = np.random.default_rng(12)
+    model = conv_model(rng)
+    image = rng.uniform(0, 1, (28, 28)).astype(np.float32)
+    outputs = explain.layer_outputs(model, image)
+    for op_index in explain.conv_outputs(model):
+        conv = op_index - 1 if isinstance(model.ops[op_index], type(model.ops[2])) else op_index  # before its ReLU
+        h, w = outputs[conv + 1].shape[1:3]
+        for row, column in ((0, 0), (h // 2, w // 2), (h - 1, w - 1)):
+            grad = np.zeros_like(outputs[conv + 1])
+            grad[0, row, column] = 1.0  # every channel of that cell
+            for index in range(conv, -1, -1):
+                grad = model.ops[index].backward(outputs[index], outputs[index + 1], grad)
+            moved = np.argwhere(np.abs(grad.reshape(28, 28)) > 0)
+            top, left, bottom, right = explain.receptive_field(model, op_index, row, column)
+            assert len(moved) and moved[:, 0].min() >= top and moved[:, 0].max() <= bottom
+            assert moved[:, 1].min() >= left and moved[:, 1].max() <= right
+    # same 3×3 → pool 2 → valid 3×3: a cell of the second block sees an 8×8 square
+    second = explain.conv_outputs(model)[1]
+    assert explain.receptive_field(model, second, 2, 2) == (3, 3, 10, 10)
+
+
+def test_feature_maps_come_strongest_first_with_their_channel_numbers():
+    rng = np.random.default_rng(13)
+    model = conv_model(rng)
+    image = rng.uniform(0, 1, (28, 28)).astype(np.float32)
+    blocks = explain.feature_maps(model, image)
+    assert [b.block for b in blocks] == [1, 2] and blocks[0].maps.shape == (4, 28, 28)
+    for block in blocks:
+        means = block.maps.mean(axis=(1, 2))
+        assert np.all(np.diff(means) <= 1e-6) and sorted(block.channels) == list(range(len(means)))
+        raw = np.moveaxis(explain.layer_outputs(model, image)[block.op_index + 1][0], -1, 0)
+        np.testing.assert_array_equal(block.maps, raw[block.channels])
+    assert explain.first_filters(model).shape == (4, 3, 3)
+    assert explain.first_filters(one_hidden_layer_model(rng)) is None
+
+
+@pytest.mark.parametrize("build", [dense_model, conv_model])
+def test_explain_digit_gives_every_view_of_one_model(build):
+    model = build(np.random.default_rng(14))
+    image = blob()
+    result = explain.explain_digit(model, image, target=2)
+    assert result.occlusion.shape == result.integrated_gradients.shape == (28, 28)
+    assert {name: len(p) for name, p in result.sweeps.items()} == {n: len(a) for n, a in explain.SWEEPS.items()}
+    assert (result.units is None) == (build is conv_model) and bool(result.feature_maps) == (build is conv_model)
+    assert result.probabilities.sum() == pytest.approx(1, abs=1e-5)

@@ -1,0 +1,199 @@
+"""Inside the models: why the ANN and the CNN answer as they do, on one digit (your drawing or a
+test image). Everything is computed in mnist_core.explain from the NumPy forward pass."""
+
+import numpy as np
+import streamlit as st
+
+from mnist_core import charts, explain, registry
+from mnist_core.inference import load_classifier
+from app_pages import common
+
+# Where the digit comes from; the Draw and Confusion pages set these keys and switch here.
+SOURCE_KEY, INDEX_KEY, DRAWING_KEY = "inside_source", "inside_index", "last_drawing"
+DRAWING, TEST = "Your last drawing", "A test image"
+UNITS_SHOWN = 8
+MAPS_SHOWN = 16  # per conv block, unless all are asked for
+SWEEP_LABELS = {"shift_x": "Shift left / right", "shift_y": "Shift up / down", "rotate": "Rotate",
+                "scale": "Scale", "stroke": "Thinner / thicker"}
+SWEEP_AXES = {"shift_x": "shift (px, + is right)", "shift_y": "shift (px, + is down)",
+              "rotate": "rotation (degrees, + is anticlockwise)", "scale": "scale (× about the centre)",
+              "stroke": "stroke (px thinner − / thicker +)"}
+
+
+@st.cache_data(show_spinner="Looking inside …", max_entries=64)
+def explained(name: str, file_hash: str, pixels: bytes, target: int) -> explain.DigitExplanation:
+    """One model's every view of one digit, cached per model file version, digit and followed class."""
+    image = np.frombuffer(pixels, np.float32).reshape(28, 28)
+    return explain.explain_digit(load_classifier(name), image, target)
+
+
+def label(kind: str) -> str:
+    return f"{common.KIND_LABEL[kind]} · {chosen[kind]}"
+
+
+st.title("Inside the models")
+st.caption("Why each network answers as it does, on one digit: where it looks, what its units and "
+           "filters respond to, how far you can push the digit before it gives up, and how far to trust "
+           "its confidence.")
+ds = common.dataset()
+kinds = common.selected_kinds()
+chosen = {}
+with st.sidebar.expander("Models on this page", expanded=False):
+    for kind in kinds:
+        names = common.models_of_kind(kind) or [kind]
+        chosen[kind] = st.selectbox(f"{common.KIND_LABEL[kind]} model", names, key=f"inside_model_{kind}")
+classifiers = {kind: common.classifier(name) for kind, name in chosen.items()}
+classifiers = {kind: c for kind, c in classifiers.items() if c is not None}
+if not classifiers:
+    st.stop()
+
+# ------------------------------------------------------------------ which digit
+if "index" in st.query_params:  # /inside?index=123: a test image by address (a talk's bookmark)
+    try:
+        st.session_state[INDEX_KEY] = int(np.clip(int(st.query_params["index"]), 0, len(ds.x_test) - 1))
+        st.session_state[SOURCE_KEY] = TEST
+    except ValueError:
+        st.warning(f"`index={st.query_params['index']}` is not a number: showing a test image picked here instead.",
+                   icon=":material/link_off:")
+    del st.query_params["index"]
+drawing = st.session_state.get(DRAWING_KEY)
+sources = [DRAWING, TEST] if drawing is not None else [TEST]
+if st.session_state.get(SOURCE_KEY) not in sources:
+    st.session_state[SOURCE_KEY] = sources[0]
+st.session_state.setdefault(INDEX_KEY, 0)
+
+pick = st.columns([2, 2, 3])
+source = pick[0].segmented_control("Digit", sources, key=SOURCE_KEY, help="Draw on the Draw page and press "
+                                   "*Look inside*; or any of MNIST's 10,000 test images by index.")
+if source is None:  # a segmented control can be clicked off: keep showing something
+    source = sources[0]
+if source == TEST:
+    index = pick[1].number_input(f"Test image (0–{len(ds.x_test) - 1:,})", 0, len(ds.x_test) - 1, step=1,
+                                 key=INDEX_KEY)
+    image, truth = ds.x_test[index].astype(np.float32) / 255.0, int(ds.y_test[index])
+    where = f"test image #{index}, a **{truth}**"
+else:
+    image, truth = np.asarray(drawing, np.float32), None
+    where = "your last drawing on the Draw page"
+    pick[1].page_link("app_pages/draw.py", label="Draw another", icon=":material/draw:")
+
+answers = {kind: c.predict_proba(image[None])[0] for kind, c in classifiers.items()}
+votes = [int(np.argmax(p)) for p in answers.values()]
+default_target = truth if truth is not None else votes[-1]  # the CNN's answer when both are shown
+target = pick[2].selectbox("Follow the probability of", list(range(10)), index=default_target,
+                           key=f"inside_target-{hash(image.tobytes())}",
+                           help="The maps and the sweeps follow this digit: the true one for a test "
+                                "image, the answer for a drawing. Pick another to ask 'why not a 9?'")
+results = {kind: explained(chosen[kind], registry.file_hash(chosen[kind]), image.tobytes(), target)
+           for kind in classifiers}
+
+# ------------------------------------------------------------------ the answers
+columns = st.columns([1] + [2] * len(results))
+columns[0].image(charts.thumbnail(image, 196), caption=f"The input: {where}", width=196)
+for column, (kind, result) in zip(columns[1:], results.items()):
+    with column:
+        p = result.probabilities
+        st.metric(label(kind), str(int(np.argmax(p))), f"{p.max():.1%} sure · p({target}) {p[target]:.1%}",
+                  delta_color="off", delta_arrow="off")
+        common.plotly_chart(charts.probability_bars(p, common.kind_color(kind), height=200), width="stretch",
+                            key=f"inside-probs-{kind}", config={"displayModeBar": False})
+
+# ------------------------------------------------------------------ where each model looks
+st.subheader("Where each model looks")
+st.caption(f"Red: places that speak **for** {target}, blue: against. *Covering a patch*: how much the score of "
+           f"{target} drops while a grey 4×4 square hides that place. *Integrated gradients*: each pixel's share "
+           "of that score, from the model's own gradients. Each map is scaled to ±1 at its strongest place (one "
+           "colour scale for all); scores, not probabilities, because a model that is 100% sure barely moves its "
+           "probability. Look for whether a model relies on the strokes or on the empty space around them.")
+maps = []
+for kind, result in results.items():
+    name = common.KIND_LABEL[kind]
+    maps += [(f"{name} · covering a patch", explain.relative(result.occlusion)),
+             (f"{name} · integrated gradients", explain.relative(result.integrated_gradients))]
+common.plotly_chart(charts.attribution_maps(image, maps, columns=len(maps), height=360 if len(maps) > 2 else 440,
+                                            limit=1.0, unit="relative weight"),
+                    width="stretch", key="inside-attributions")
+
+# ------------------------------------------------------------------ the ANN
+if "ann" in results and results["ann"].units is not None:
+    units = results["ann"].units
+    st.subheader("Inside the ANN: the units that carry the answer")
+    st.caption(f"Each picture is one of the {units.layer_size} units of the first hidden layer: its 784 weights "
+               "laid out as the image (red: ink there excites it, blue: ink there inhibits it). These "
+               f"{UNITS_SHOWN} add the most to the score of {target}. The ANN has no idea of strokes or "
+               "neighbours: each unit is a template of the whole image, tied to where the ink is.")
+    titles = [f"unit {u} · act {a:.1f}" for u, a in zip(units.units, units.activations)]
+    common.plotly_chart(charts.diverging_grid(units.weights, titles, columns=UNITS_SHOWN, height=260,
+                                              colorbar_title="weight"), width="stretch", key="inside-ann-units")
+    common.plotly_chart(charts.evidence_flow(units.shares, [f"unit {u}" for u in units.units], target,
+                                             title=f"How these units' evidence flows to the ten outputs "
+                                                   f"(score shares; the answer's column framed)"),
+                        width="stretch", key="inside-ann-flow")
+
+# ------------------------------------------------------------------ the CNN
+if "cnn" in results and results["cnn"].feature_maps:
+    cnn, blocks = classifiers["cnn"], results["cnn"].feature_maps
+    st.subheader("Inside the CNN: filters and feature maps")
+    st.caption("The first layer's filters are small stroke detectors slid over the whole image. Each conv "
+               "block's feature maps show where its filters fired on this digit (most active first, one "
+               "colour scale per block): early blocks still look like the digit, later ones are coarse maps "
+               "of parts. Click a cell of the big map below to see which pixels it can see.")
+    filters = explain.first_filters(cnn)
+    common.plotly_chart(charts.diverging_grid(filters, [f"filter {i}" for i in range(len(filters))],
+                                              columns=16, height=140 + 95 * int(np.ceil(len(filters) / 16)),
+                                              colorbar_title="weight",
+                                              title=f"First layer: {len(filters)} filters, "
+                                                    f"{filters.shape[1]}×{filters.shape[2]} px each"),
+                        width="stretch", key="inside-cnn-filters")
+    show_all = st.toggle("Show every channel (not only the 16 most active)", key="inside_all_channels")
+    for block in blocks:
+        count = len(block.maps) if show_all else min(MAPS_SHOWN, len(block.maps))
+        titles = [f"ch {c}" for c in block.channels[:count]]
+        common.plotly_chart(charts.feature_map_grid(block.maps[:count], titles, columns=16,
+                                                    height=140 + 95 * int(np.ceil(count / 16)),
+                                                    title=f"{block.label}{'' if count == len(block.maps) else f' · the {count} most active'}"),
+                            width="stretch", key=f"inside-cnn-block-{block.block}")
+
+    st.markdown("**What one cell can see (its receptive field)**")
+    choose = st.columns([1, 1, 3])
+    block_number = choose[0].selectbox("Block", [b.block for b in blocks], index=len(blocks) - 1,
+                                       key="inside_rf_block", format_func=lambda b: blocks[b - 1].label)
+    block = blocks[block_number - 1]
+    channel = choose[1].selectbox("Channel (most active first)", list(block.channels), key=f"inside_rf_channel-{block_number}")
+    values = block.maps[list(block.channels).index(channel)]
+    cell_key = f"inside_rf_cell-{block_number}-{channel}-{hash(image.tobytes())}"
+    cell = st.session_state.get(cell_key) or tuple(int(v) for v in np.unravel_index(np.argmax(values), values.shape))
+    field = explain.receptive_field(cnn, block.op_index, *cell)
+    left, right = st.columns(2)
+    with left:
+        event = common.plotly_chart(
+            charts.clickable_map(values, cell, f"Conv {block_number}, channel {channel}: click a cell"),
+            width="stretch", key=f"inside-rf-map-{block_number}-{channel}", on_select="rerun",
+            selection_mode="points")
+        points = (event or {}).get("selection", {}).get("points", []) if event else []
+        if points and "x" in points[0] and (points[0]["y"], points[0]["x"]) != cell:
+            st.session_state[cell_key] = (int(points[0]["y"]), int(points[0]["x"]))
+            st.rerun()
+    with right:
+        top, left_px, bottom, right_px = field
+        common.plotly_chart(charts.digit_with_box(image, field, f"Row {cell[0]}, column {cell[1]} sees "
+                                                                f"{bottom - top + 1}×{right_px - left_px + 1} px "
+                                                                f"of the input"),
+                            width="stretch", key="inside-rf-digit")
+
+# ------------------------------------------------------------------ push the digit around
+st.subheader("Push the digit around")
+st.caption(f"The digit is moved, turned, scaled or re-inked **without** re-centring, and each model's "
+           f"probability of {target} is plotted against the size of the change. A flat line means the model "
+           "does not care; a cliff means it does. Convolution shares filters across places, but pooling and "
+           "the dense layers on top still see position: check how tolerant each really is.")
+sweep = st.segmented_control("Change", list(SWEEP_LABELS), format_func=SWEEP_LABELS.get, default="shift_x",
+                             key="inside_sweep") or "shift_x"
+lines = [{"label": label(kind), "color": common.kind_color(kind), "values": result.sweeps[sweep]}
+         for kind, result in results.items()]
+amounts = explain.SWEEPS[sweep]
+common.plotly_chart(charts.sweep_lines(amounts, lines, explain.UNTOUCHED[sweep], SWEEP_AXES[sweep], target,
+                                       title=f"{SWEEP_LABELS[sweep]}: how sure each model stays that it is a {target}"),
+                    width="stretch", key="inside-sweep")
+st.image(charts.image_strip(explain.transformed(image, sweep), factor=3),
+         caption=f"The inputs, left to right: {', '.join(str(a) for a in amounts)}", width="stretch")
