@@ -188,15 +188,37 @@ def test_predictions(name: str, file_hash: str) -> np.ndarray:
     return evaluation.test_set_probabilities(name, dataset())
 
 
-def evaluation_of(name: str) -> evaluation.Evaluation | None:
+def model_hash(name: str) -> str | None:
+    """The model file's content hash (what its cached results are keyed by), or None after showing
+    the error when the model is missing or unreadable."""
     try:
         file_hash = registry.file_hash(name)
     except FileNotFoundError:
         classifier(name)  # shows the error
         return None
-    if classifier(name) is None:
+    return file_hash if classifier(name) is not None else None
+
+
+def evaluation_of(name: str) -> evaluation.Evaluation | None:
+    file_hash = model_hash(name)
+    if file_hash is None:
         return None
     return evaluation.Evaluation(test_predictions(name, file_hash), dataset().y_test)
+
+
+@st.cache_data(show_spinner="Measuring how honest the model's confidence is …", max_entries=16)
+def _calibration(name: str, file_hash: str):
+    # Keyed by the file's hash, like test_predictions: a model saved over the name is measured again.
+    from mnist_core import calibration
+
+    return calibration.calibrate(load_classifier(name), test_predictions(name, file_hash), dataset().y_test)
+
+
+def calibration_of(name: str):
+    """The model's mnist_core.calibration.Calibration (its unsure threshold and what it catches),
+    or None after showing the error when the model is missing or unreadable."""
+    file_hash = model_hash(name)
+    return None if file_hash is None else _calibration(name, file_hash)
 
 
 def percent(value: float | None, digits: int = 2) -> str:
@@ -253,3 +275,18 @@ def crowd_store():
     from mnist_core.crowd import CrowdStore
 
     return CrowdStore()
+
+
+# ------------------------------------------------------------------ opening a digit in Inside the models
+
+INSIDE_PAGE = "app_pages/inside.py"
+INSIDE_REQUEST_KEY = "inside_request"  # what the Inside the models page should open on its next run
+LAST_DRAWING_KEY = "last_drawing"  # the Draw page's latest 28×28 input, kept for Inside the models
+
+
+def open_inside(index: int | None = None) -> None:
+    """Switch to Inside the models showing test image `index`, or the last drawing (index None).
+    Passed as a request the page reads once, not as its widgets' state: Streamlit drops the state
+    of widgets that were not drawn on the page that just ran."""
+    st.session_state[INSIDE_REQUEST_KEY] = {"drawing": True} if index is None else {"index": int(index)}
+    st.switch_page(INSIDE_PAGE)

@@ -45,6 +45,17 @@ def gallery(indices: np.ndarray, result: evaluation.Evaluation, others: dict | N
         st.caption(f"Showing {limit} of {len(indices):,}.")
 
 
+def look_inside(indices: np.ndarray, key: str, limit: int = 30) -> None:
+    """Pick one of the images shown and open it in Inside the models."""
+    if len(indices) == 0:
+        return
+    row = st.columns([1, 1, 4], vertical_alignment="bottom")
+    index = row[0].selectbox("Test image", [int(i) for i in indices[:limit]], key=f"inside_pick_{key}",
+                             format_func=lambda i: f"#{i}")
+    if row[1].button("Look inside the models", icon=":material/neurology:", key=f"inside_open_{key}"):
+        common.open_inside(index)
+
+
 def matrix_panel(kind: str, result: evaluation.Evaluation) -> None:
     label = f"{common.KIND_LABEL[kind]} · {chosen[kind]}"
     st.metric(f"{label} · test accuracy", common.percent(result.accuracy),
@@ -82,6 +93,7 @@ pick[3].markdown(f"**{common.KIND_LABEL[cell_kind]}**: {len(cell):,} test images
                  f"predicted as **{predicted}**.")
 others = {common.KIND_LABEL[k]: r for k, r in results.items() if k != cell_kind}
 gallery(cell, results[cell_kind], others)
+look_inside(cell, "cell")
 
 st.subheader("Per-class figures")
 columns = st.columns(len(results))
@@ -96,7 +108,9 @@ for column, (kind, result) in zip(columns, results.items()):
 st.subheader("Most confident mistakes")
 for kind, result in results.items():
     st.markdown(f"**{common.KIND_LABEL[kind]} · {chosen[kind]}**: wrong, and sure of it")
-    gallery(evaluation.most_confident_mistakes(result, 20), result, limit=20)
+    mistakes = evaluation.most_confident_mistakes(result, 20)
+    gallery(mistakes, result, limit=20)
+    look_inside(mistakes, f"mistakes_{kind}", limit=20)
 
 if {"ann", "cnn"} <= results.keys():
     st.subheader("Where the two disagree")

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from mnist_core import charts, preprocess
+from mnist_core import calibration, charts, preprocess
 from app_pages import common
 
 CANVAS_SIZE = 300  # px; big enough for a projector, small enough to fit beside the verdicts on a laptop
@@ -49,6 +49,8 @@ steps = preprocess.preprocess_steps(rgba) if rgba is not None else None
 image = steps.result if steps is not None else None
 prep_ms = (time.thread_time() - started) * 1000
 problem = preprocess.drawing_problem(steps)  # blank, a dot or a flood: the same words as on the Join page
+if image is not None:
+    st.session_state[common.LAST_DRAWING_KEY] = image  # Inside the models opens it
 
 probabilities = {}
 started = time.thread_time()
@@ -58,6 +60,26 @@ if image is not None:
             probabilities[kind] = model.predict_proba(image[None])[0]
 model_ms = (time.thread_time() - started) * 1000
 
+# Each model's unsure rule, measured on the test set and non-digits (mnist_core.calibration; once per
+# model file, then cached): under its threshold a model shows "Unsure", not a confident-looking digit.
+calibrations = {kind: common.calibration_of(chosen[kind]) for kind in probabilities}
+unsure = {}
+for kind, measured in calibrations.items():
+    if measured is not None:
+        unsure[kind] = calibration.is_unsure(probabilities[kind], measured)  # applies its temperature itself
+        probabilities[kind] = calibration.with_temperature(probabilities[kind], measured.temperature)  # shown so
+
+
+def unsure_help(kind: str) -> str | None:
+    measured = calibrations.get(kind)
+    if measured is None:
+        return None
+    return (f"This model says **Unsure** when its top probability is under {measured.threshold:.0%}: the level "
+            f"under which {calibration.CORRECT_FLAG_RATE:.0%} of its right answers on half the test set fall. On "
+            f"the other half that caught {measured.caught_mistakes:.0%} of its mistakes, and "
+            f"{measured.flagged_non_digits:.0%} of a set of letters, scribbles and noise. More in Inside the "
+            "models, Honest confidence.")
+
 with right:
     columns = st.columns(len(kinds))
     for column, kind in zip(columns, kinds):
@@ -66,14 +88,27 @@ with right:
             if kind in probabilities:
                 p = probabilities[kind]
                 digit = int(np.argmax(p))
-                st.metric(label, str(digit), f"{p[digit]:.1%} sure", delta_color="off", delta_arrow="off")
+                if unsure.get(kind):
+                    st.metric(label, "Unsure", f"best guess {digit} · {p[digit]:.0%}", delta_color="off",
+                              delta_arrow="off", help=unsure_help(kind))
+                else:
+                    st.metric(label, str(digit), f"{p[digit]:.1%} sure", delta_color="off", delta_arrow="off",
+                              help=unsure_help(kind))
                 common.plotly_chart(charts.probability_bars(p, common.kind_color(kind)), width="stretch",
                                     key=f"probs-{kind}", config={"displayModeBar": False})
             else:
                 st.metric(label, "—", "draw a digit", delta_color="off", delta_arrow="off")
     if len(probabilities) == 2:
         a, c = (int(np.argmax(probabilities[k])) for k in ("ann", "cnn"))
-        if a == c:
+        if unsure.get("ann") and unsure.get("cnn"):
+            st.info(f"Neither model is sure: is it a digit? Best guesses: the ANN **{a}**, the CNN **{c}**.",
+                    icon=":material/help:")
+        elif unsure.get("ann") or unsure.get("cnn"):
+            sure, doubtful = ("CNN", "ANN") if unsure.get("ann") else ("ANN", "CNN")
+            said, guess = (c, a) if unsure.get("ann") else (a, c)
+            st.info(f"Only the {sure} is sure: it says **{said}**. The {doubtful} is unsure (best guess {guess}).",
+                    icon=":material/help:")
+        elif a == c:
             st.success(f"Both models say **{a}**.", icon=":material/handshake:")
         else:
             st.warning(f"They disagree: the ANN says **{a}**, the CNN says **{c}**.", icon=":material/balance:")
@@ -87,6 +122,11 @@ with right:
                         "the wait for your turn comes on top.")
     if problem == preprocess.FLOOD_MESSAGE:
         st.warning(problem, icon=":material/water:")
+    if image is not None and probabilities:
+        if st.button("Look inside the models", key="draw_look_inside", icon=":material/neurology:",
+                     help="Why each model answers as it does on this drawing: where it looks, its units and "
+                          "filters, and what happens when the drawing is pushed around."):
+            common.open_inside()
 
 if image is not None:
     st.subheader("What the models see")

@@ -4,12 +4,12 @@ test image). Everything is computed in mnist_core.explain from the NumPy forward
 import numpy as np
 import streamlit as st
 
-from mnist_core import charts, explain, registry
+from mnist_core import charts, explain
 from mnist_core.inference import load_classifier
 from app_pages import common
+from app_pages.confidence import honest_confidence_section
 
-# Where the digit comes from; the Draw and Confusion pages set these keys and switch here.
-SOURCE_KEY, INDEX_KEY, DRAWING_KEY = "inside_source", "inside_index", "last_drawing"
+SOURCE_KEY, INDEX_KEY = "inside_source", "inside_index"
 DRAWING, TEST = "Your last drawing", "A test image"
 UNITS_SHOWN = 8
 MAPS_SHOWN = 16  # per conv block, unless all are asked for
@@ -48,19 +48,27 @@ if not classifiers:
     st.stop()
 
 # ------------------------------------------------------------------ which digit
+state = st.session_state
+request = state.pop(common.INSIDE_REQUEST_KEY, None) or {}  # from the Draw and Confusion pages' buttons
 if "index" in st.query_params:  # /inside?index=123: a test image by address (a talk's bookmark)
     try:
-        st.session_state[INDEX_KEY] = int(np.clip(int(st.query_params["index"]), 0, len(ds.x_test) - 1))
-        st.session_state[SOURCE_KEY] = TEST
+        request = {"index": int(st.query_params["index"])}
     except ValueError:
-        st.warning(f"`index={st.query_params['index']}` is not a number: showing a test image picked here instead.",
+        st.warning(f"`index={st.query_params['index']}` is not a whole number: pick a test image below.",
                    icon=":material/link_off:")
     del st.query_params["index"]
-drawing = st.session_state.get(DRAWING_KEY)
+for key in (SOURCE_KEY, INDEX_KEY):  # widgets forget their value once another page ran: restore it
+    if key not in state and f"kept-{key}" in state:
+        state[key] = state[f"kept-{key}"]
+drawing = state.get(common.LAST_DRAWING_KEY)
 sources = [DRAWING, TEST] if drawing is not None else [TEST]
-if st.session_state.get(SOURCE_KEY) not in sources:
-    st.session_state[SOURCE_KEY] = sources[0]
-st.session_state.setdefault(INDEX_KEY, 0)
+if "index" in request:
+    state[SOURCE_KEY], state[INDEX_KEY] = TEST, int(np.clip(request["index"], 0, len(ds.x_test) - 1))
+elif request.get("drawing") and drawing is not None:
+    state[SOURCE_KEY] = DRAWING
+if state.get(SOURCE_KEY) not in sources:
+    state[SOURCE_KEY] = sources[0]
+state.setdefault(INDEX_KEY, 0)
 
 pick = st.columns([2, 2, 3])
 source = pick[0].segmented_control("Digit", sources, key=SOURCE_KEY, help="Draw on the Draw page and press "
@@ -76,6 +84,7 @@ else:
     image, truth = np.asarray(drawing, np.float32), None
     where = "your last drawing on the Draw page"
     pick[1].page_link("app_pages/draw.py", label="Draw another", icon=":material/draw:")
+state[f"kept-{SOURCE_KEY}"], state[f"kept-{INDEX_KEY}"] = source, state[INDEX_KEY]
 
 answers = {kind: c.predict_proba(image[None])[0] for kind, c in classifiers.items()}
 votes = [int(np.argmax(p)) for p in answers.values()]
@@ -84,12 +93,13 @@ target = pick[2].selectbox("Follow the probability of", list(range(10)), index=d
                            key=f"inside_target-{hash(image.tobytes())}",
                            help="The maps and the sweeps follow this digit: the true one for a test "
                                 "image, the answer for a drawing. Pick another to ask 'why not a 9?'")
-results = {kind: explained(chosen[kind], registry.file_hash(chosen[kind]), image.tobytes(), target)
+results = {kind: explained(chosen[kind], common.model_hash(chosen[kind]), image.tobytes(), target)
            for kind in classifiers}
 
 # ------------------------------------------------------------------ the answers
 columns = st.columns([1] + [2] * len(results))
-columns[0].image(charts.thumbnail(image, 196), caption=f"The input: {where}", width=196)
+columns[0].image(charts.thumbnail(image, 196), width=196)
+columns[0].caption(f"The input: {where}")
 for column, (kind, result) in zip(columns[1:], results.items()):
     with column:
         p = result.probabilities
@@ -110,8 +120,8 @@ for kind, result in results.items():
     name = common.KIND_LABEL[kind]
     maps += [(f"{name} · covering a patch", explain.relative(result.occlusion)),
              (f"{name} · integrated gradients", explain.relative(result.integrated_gradients))]
-common.plotly_chart(charts.attribution_maps(image, maps, columns=len(maps), height=360 if len(maps) > 2 else 440,
-                                            limit=1.0, unit="relative weight"),
+common.plotly_chart(charts.attribution_maps(image, maps, columns=4, limit=1.0, unit="relative weight",
+                                            height=None if len(maps) > 2 else 420),
                     width="stretch", key="inside-attributions")
 
 # ------------------------------------------------------------------ the ANN
@@ -123,8 +133,7 @@ if "ann" in results and results["ann"].units is not None:
                f"{UNITS_SHOWN} add the most to the score of {target}. The ANN has no idea of strokes or "
                "neighbours: each unit is a template of the whole image, tied to where the ink is.")
     titles = [f"unit {u} · act {a:.1f}" for u, a in zip(units.units, units.activations)]
-    common.plotly_chart(charts.diverging_grid(units.weights, titles, columns=UNITS_SHOWN, height=260,
-                                              colorbar_title="weight"), width="stretch", key="inside-ann-units")
+    common.plotly_chart(charts.diverging_grid(units.weights, titles, columns=UNITS_SHOWN, colorbar_title="weight"), width="stretch", key="inside-ann-units")
     common.plotly_chart(charts.evidence_flow(units.shares, [f"unit {u}" for u in units.units], target,
                                              title=f"How these units' evidence flows to the ten outputs "
                                                    f"(score shares; the answer's column framed)"),
@@ -140,8 +149,7 @@ if "cnn" in results and results["cnn"].feature_maps:
                "of parts. Click a cell of the big map below to see which pixels it can see.")
     filters = explain.first_filters(cnn)
     common.plotly_chart(charts.diverging_grid(filters, [f"filter {i}" for i in range(len(filters))],
-                                              columns=16, height=140 + 95 * int(np.ceil(len(filters) / 16)),
-                                              colorbar_title="weight",
+                                              columns=16, colorbar_title="weight",
                                               title=f"First layer: {len(filters)} filters, "
                                                     f"{filters.shape[1]}×{filters.shape[2]} px each"),
                         width="stretch", key="inside-cnn-filters")
@@ -149,8 +157,7 @@ if "cnn" in results and results["cnn"].feature_maps:
     for block in blocks:
         count = len(block.maps) if show_all else min(MAPS_SHOWN, len(block.maps))
         titles = [f"ch {c}" for c in block.channels[:count]]
-        common.plotly_chart(charts.feature_map_grid(block.maps[:count], titles, columns=16,
-                                                    height=140 + 95 * int(np.ceil(count / 16)),
+        common.plotly_chart(charts.feature_map_grid(block.maps[:count], titles, columns=8 if count <= 16 else 16,
                                                     title=f"{block.label}{'' if count == len(block.maps) else f' · the {count} most active'}"),
                             width="stretch", key=f"inside-cnn-block-{block.block}")
 
@@ -197,3 +204,6 @@ common.plotly_chart(charts.sweep_lines(amounts, lines, explain.UNTOUCHED[sweep],
                     width="stretch", key="inside-sweep")
 st.image(charts.image_strip(explain.transformed(image, sweep), factor=3),
          caption=f"The inputs, left to right: {', '.join(str(a) for a in amounts)}", width="stretch")
+
+# ------------------------------------------------------------------ honest confidence
+honest_confidence_section(chosen)

@@ -269,7 +269,10 @@ def per_class_bars(metrics, height: int = 300) -> go.Figure:
 # ------------------------------------------------------------------ inside the models
 # Signed quantities (weights, evidence, attributions) on one diverging scale with zero in the
 # middle: red speaks for, blue against. Symmetric limits, so equal colours mean equal sizes.
-DIVERGING = "RdBu_r"
+# ColorBrewer's RdBu, blue low to red high, spelt out: figures built as dicts skip plotly's Python
+# side, and plotly.js's own "RdBu" is another scale.
+DIVERGING = [[i / 8, c] for i, c in enumerate(["#2166AC", "#4393C3", "#92C5DE", "#D1E5F0", "#F7F7F7",
+                                               "#FDDBC7", "#F4A582", "#D6604D", "#B2182B"])]
 # The same scale with zero transparent, to lay over a digit: where nothing matters, the ink shows.
 OVERLAY = [[0.0, "rgba(33,102,172,1)"], [0.35, "rgba(146,197,222,0.75)"], [0.5, "rgba(247,247,247,0)"],
            [0.65, "rgba(244,165,130,0.75)"], [1.0, "rgba(178,24,43,1)"]]
@@ -281,51 +284,92 @@ def symmetric_limit(*arrays) -> float:
     return max([float(np.abs(np.asarray(a)).max()) for a in arrays if np.size(a)] + [1e-9])
 
 
-def _square_axes(fig: go.Figure, count: int) -> None:
-    fig.update_xaxes(visible=False, constrain="domain")
-    fig.update_yaxes(visible=False, autorange="reversed", constrain="domain")
-    for i in range(count):
-        axis = "" if i == 0 else str(i + 1)
-        fig.update_layout({f"yaxis{axis}": dict(scaleanchor=f"x{axis}")})
+def _mosaic(images: np.ndarray, columns: int, gap: int) -> tuple[np.ndarray, np.ndarray, list]:
+    """Small images laid out on one canvas with NaN (drawn transparent) between them: the values,
+    each cell's [tile, row, column] for hover, and each tile's (top, left). One heatmap for a whole
+    grid: plotly's make_subplots with 32 small heatmaps took 200 ms to build, this takes a few."""
+    n, h, w = images.shape
+    rows = int(np.ceil(n / columns))
+    columns = min(columns, n)
+    height, width = rows * h + (rows - 1) * gap, columns * w + (columns - 1) * gap
+    z = np.full((height, width), np.nan)
+    where = np.full((height, width, 3), -1, np.int32)
+    places = []
+    grid_r, grid_c = np.mgrid[0:h, 0:w]
+    for i, image in enumerate(images):
+        top, left = (i // columns) * (h + gap), (i % columns) * (w + gap)
+        z[top:top + h, left:left + w] = image
+        where[top:top + h, left:left + w] = np.stack([np.full((h, w), i), grid_r, grid_c], axis=-1)
+        places.append((top, left))
+    return z, where, places
+
+
+def _titled(where: np.ndarray, titles: Sequence[str]) -> np.ndarray:
+    """Each cell's [tile title, row, column], for a hover that names the tile."""
+    names = np.array(list(titles) + [""], dtype=object)[where[..., 0]]  # -1 (a gap): ""
+    return np.concatenate([names[..., None], where[..., 1:].astype(object)], axis=-1)
+
+
+TILES_WIDTH = 1000  # px a mosaic gets on a 1920 px screen: its height follows from it
+
+
+def _tiles_figure(traces: list[dict], titles: Sequence[str], places: list, tile: tuple[int, int],
+                  shape: tuple[int, int], height: int | None, coloraxis: dict, title: str | None = None) -> go.Figure:
+    """A mosaic figure: its heatmap traces, each tile's title above it, square cells, no axes;
+    `height` None: as tall as square cells need at full width (no empty band above and below)."""
+    h, w = tile
+    if height is None:
+        height = max(140, round(TILES_WIDTH * (shape[0] + 0.45 * h) / shape[1]) + (60 if title else 30) + 10)
+    annotations = [{"x": left + (w - 1) / 2, "y": top - 0.6, "xref": "x", "yref": "y", "text": text,
+                    "showarrow": False, "yanchor": "bottom", "font": {"size": 12}}
+                   for text, (top, left) in zip(titles, places)]
+    layout = {
+        "height": height, "margin": {"l": 10, "r": 10, "t": 60 if title else 30, "b": 10},
+        "annotations": annotations, "coloraxis": coloraxis, "plot_bgcolor": "rgba(0,0,0,0)",
+        "xaxis": {"visible": False, "range": [-0.5, shape[1] - 0.5], "constrain": "domain"},
+        "yaxis": {"visible": False, "range": [shape[0] - 0.5, -0.5 - 0.45 * h], "scaleanchor": "x",
+                  "constrain": "domain"},
+    }
+    if title:
+        layout["title"] = {"text": title}
+    return go.Figure({"data": traces, "layout": layout}, _validate=False)
+
+
+def _tile_gap(h: int) -> int:
+    return max(1, round(h * 0.45))  # room for each tile's title in the row above it
 
 
 def attribution_maps(image: np.ndarray, maps: Sequence[tuple[str, np.ndarray]], columns: int = 2,
-                     height: int = 420, limit: float | None = None, unit: str = "Δ probability") -> go.Figure:
+                     height: int | None = None, limit: float | None = None, unit: str = "Δ probability") -> go.Figure:
     """Each map laid over the digit (grey ink on white), all on one symmetric scale (`limit`, else
     the largest |value| of them all): red where the place speaks for the answer, blue against."""
     top = limit or symmetric_limit(*[m for _, m in maps])
-    rows = int(np.ceil(len(maps) / columns))
-    fig = make_subplots(rows=rows, cols=columns, subplot_titles=[t for t, _ in maps],
-                        horizontal_spacing=0.04, vertical_spacing=0.1)
-    for i, (title, values) in enumerate(maps):
-        place = dict(row=i // columns + 1, col=i % columns + 1)
-        fig.add_heatmap(z=np.asarray(image, float), colorscale=PAPER_INK, zmin=0, zmax=1, showscale=False,
-                        hoverinfo="skip", **place)
-        fig.add_heatmap(z=np.asarray(values, float), coloraxis="coloraxis",
-                        hovertemplate=f"{title}<br>row %{{y}}, column %{{x}}<br>{unit} %{{z:+.3f}}<extra></extra>",
-                        **place)
-    fig.update_layout(coloraxis=dict(colorscale=OVERLAY, cmin=-top, cmax=top,
-                                     colorbar=dict(title=unit, thickness=14)))
-    _square_axes(fig, len(maps))
-    return _layout(fig, height)
+    values = np.stack([np.asarray(m, float) for _, m in maps])
+    titles = [t for t, _ in maps]
+    z, where, places = _mosaic(values, columns, _tile_gap(28))
+    ink, _, _ = _mosaic(np.repeat(np.asarray(image, float)[None], len(maps), axis=0), columns, _tile_gap(28))
+    hover = "%{customdata[0]} · row %{customdata[1]}, column %{customdata[2]}<br>" + unit + " %{z:+.3f}<extra></extra>"
+    custom = _titled(where, titles)
+    traces = [{"type": "heatmap", "z": ink, "colorscale": PAPER_INK, "zmin": 0, "zmax": 1, "showscale": False,
+               "hoverinfo": "skip"},
+              {"type": "heatmap", "z": z, "coloraxis": "coloraxis", "customdata": custom, "hovertemplate": hover}]
+    coloraxis = {"colorscale": OVERLAY, "cmin": -top, "cmax": top, "colorbar": {"title": {"text": unit}, "thickness": 14}}
+    return _tiles_figure(traces, titles, places, (28, 28), z.shape, height, coloraxis)
 
 
-def diverging_grid(images: np.ndarray, titles: Sequence[str], columns: int = 8, height: int = 300,
+def diverging_grid(images: np.ndarray, titles: Sequence[str], columns: int = 8, height: int | None = None,
                    colorbar_title: str = "weight", title: str | None = None) -> go.Figure:
     """Small signed images (an ANN unit's 784 weights, a CNN filter) on one symmetric scale."""
     images = np.asarray(images, float)
     top = symmetric_limit(images)
-    rows = int(np.ceil(len(images) / columns))
-    fig = make_subplots(rows=rows, cols=columns, subplot_titles=list(titles),
-                        horizontal_spacing=0.015, vertical_spacing=0.12 if rows > 1 else 0.02)
-    for i, image in enumerate(images):
-        fig.add_heatmap(z=image, coloraxis="coloraxis", row=i // columns + 1, col=i % columns + 1,
-                        hovertemplate=f"{titles[i]}<br>row %{{y}}, column %{{x}}<br>{colorbar_title} "
-                                      f"%{{z:+.3f}}<extra></extra>")
-    fig.update_layout(coloraxis=dict(colorscale=DIVERGING, cmin=-top, cmax=top,
-                                     colorbar=dict(title=colorbar_title, thickness=12)))
-    _square_axes(fig, len(images))
-    return _layout(fig, height, title)
+    h, w = images.shape[1:]
+    z, where, places = _mosaic(images, columns, _tile_gap(h))
+    trace = {"type": "heatmap", "z": z, "coloraxis": "coloraxis", "customdata": _titled(where, titles),
+             "hovertemplate": "%{customdata[0]} · row %{customdata[1]}, column %{customdata[2]}<br>"
+                              + colorbar_title + " %{z:+.3f}<extra></extra>"}
+    coloraxis = {"colorscale": DIVERGING, "cmin": -top, "cmax": top,
+                 "colorbar": {"title": {"text": colorbar_title}, "thickness": 12}}
+    return _tiles_figure([trace], titles, places, (h, w), z.shape, height, coloraxis, title)
 
 
 def evidence_flow(shares: np.ndarray, unit_labels: Sequence[str], answer: int, height: int = 360,
@@ -347,21 +391,19 @@ def evidence_flow(shares: np.ndarray, unit_labels: Sequence[str], answer: int, h
     return _layout(fig, height, title)
 
 
-def feature_map_grid(maps: np.ndarray, titles: Sequence[str], columns: int = 8, height: int = 300,
+def feature_map_grid(maps: np.ndarray, titles: Sequence[str], columns: int = 8, height: int | None = None,
                      title: str | None = None) -> go.Figure:
     """One conv block's feature maps, one colour scale for the whole block (zero = dark)."""
     maps = np.asarray(maps, float)
     low, high = min(0.0, float(maps.min())), max(float(maps.max()), 1e-9)
-    rows = int(np.ceil(len(maps) / columns))
-    fig = make_subplots(rows=rows, cols=columns, subplot_titles=list(titles),
-                        horizontal_spacing=0.015, vertical_spacing=0.12 if rows > 1 else 0.02)
-    for i, image in enumerate(maps):
-        fig.add_heatmap(z=image, coloraxis="coloraxis", row=i // columns + 1, col=i % columns + 1,
-                        hovertemplate=f"{titles[i]}<br>row %{{y}}, column %{{x}}<br>activation %{{z:.2f}}<extra></extra>")
-    fig.update_layout(coloraxis=dict(colorscale="Viridis", cmin=low, cmax=high,
-                                     colorbar=dict(title="activation", thickness=12)))
-    _square_axes(fig, len(maps))
-    return _layout(fig, height, title)
+    h, w = maps.shape[1:]
+    z, where, places = _mosaic(maps, columns, _tile_gap(h))
+    trace = {"type": "heatmap", "z": z, "coloraxis": "coloraxis", "customdata": _titled(where, titles),
+             "hovertemplate": "%{customdata[0]} · row %{customdata[1]}, column %{customdata[2]}<br>"
+                              "activation %{z:.2f}<extra></extra>"}
+    coloraxis = {"colorscale": "Viridis", "cmin": low, "cmax": high,
+                 "colorbar": {"title": {"text": "activation"}, "thickness": 12}}
+    return _tiles_figure([trace], titles, places, (h, w), z.shape, height, coloraxis, title)
 
 
 def _box(top: int, left: int, bottom: int, right: int, color: str = "#E69F00") -> dict:
@@ -419,3 +461,88 @@ def image_strip(images: np.ndarray, factor: int = 3, gap: int = 2) -> np.ndarray
     h = tiles[0].shape[0]
     spacer = np.full((h, gap), 128, np.uint8)
     return np.hstack([part for tile in tiles for part in (tile, spacer)][:-1])
+
+
+# ------------------------------------------------------------------ honest confidence
+PERFECT_INK = "#7F7F7F"  # the "perfectly calibrated" diagonal: neutral, never a model's colour
+
+
+def reliability_diagram(curves: Sequence[dict], height: int = 440, title: str | None = None) -> go.Figure:
+    """Share of right answers against confidence, per bin of the top probability, one line per
+    curve ({"label", "color", "reliability"}: a calibration.Reliability; optional "dash"), the
+    diagonal of perfect calibration dotted. Empty bins are left out; a marker's size grows with
+    its bin's images (most answers sit in the top bin), and the hover gives the count."""
+    fig = go.Figure()
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated", hoverinfo="skip",
+                    line=dict(color=PERFECT_INK, dash="dot", width=2))
+    for curve in curves:
+        r = curve["reliability"]
+        filled = np.asarray(r.counts) > 0
+        counts = np.asarray(r.counts)[filled]
+        edges = np.asarray(r.edges)
+        custom = np.stack([edges[:-1][filled], edges[1:][filled], counts], axis=1)
+        fig.add_scatter(
+            x=np.asarray(r.confidence)[filled], y=np.asarray(r.accuracy)[filled], mode="lines+markers",
+            name=curve["label"], customdata=custom,
+            line=dict(color=curve["color"], width=3, dash=curve.get("dash", "solid")),
+            marker=dict(size=np.clip(6 + 4 * np.log10(counts), 6, 24)),
+            hovertemplate=f"{curve['label']}<br>confidence %{{customdata[0]:.0%}}–%{{customdata[1]:.0%}}: "
+                          "%{customdata[2]:,} images<br>mean confidence %{x:.1%}<br>right %{y:.1%}<extra></extra>")
+    fig.update_xaxes(title="how sure the model was (mean of each 10% bin)", range=[-0.02, 1.02], tickformat=".0%",
+                     dtick=0.1)
+    fig.update_yaxes(title="share of those answers that were right", range=[-0.02, 1.02], tickformat=".0%", dtick=0.1)
+    fig.update_layout(legend=dict(orientation="h", y=-0.2))
+    return _layout(fig, height, title)
+
+
+def non_digit_answers(images: np.ndarray, tick_labels: Sequence[str], names: Sequence[str], models: Sequence[dict],
+                      axis_title: str, height: int = 380, title: str | None = None) -> go.Figure:
+    """Things that are not digits in a row along the top, and under each one every model's answer:
+    a dot at how sure it is, with the digit it says on it. Each model ({"label", "color",
+    "probabilities": (n, 10), optional "threshold"}) in its colour; its unsure threshold a dashed
+    line, so a dot above its line is a confident answer to something that is no digit."""
+    images = np.asarray(images, float)
+    count, side = len(images), images.shape[1]
+    pitch = side + 4
+    strip = np.full((side, count * pitch - 4), np.nan)  # NaN gaps are transparent: the tiles stand apart
+    for i, image in enumerate(images):
+        strip[:, i * pitch:i * pitch + side] = image
+    centres = np.arange(count) * pitch + (side - 1) / 2
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.3, 0.7], vertical_spacing=0.03)
+    fig.add_heatmap(z=strip, colorscale="gray", zmin=0, zmax=1, showscale=False, hoverinfo="skip", row=1, col=1)
+    for k, model in enumerate(models):
+        p = np.asarray(model["probabilities"], float)
+        answers = p.argmax(axis=1)
+        offset = (k - (len(models) - 1) / 2) * pitch * 0.3  # two models' dots side by side, not on top
+        fig.add_scatter(
+            x=centres + offset, y=p.max(axis=1), mode="markers+text", name=model["label"],
+            text=[str(a) for a in answers], textfont=dict(color="#FFFFFF", size=11),
+            marker=dict(color=model["color"], size=20, line=dict(color="#FFFFFF", width=1)),
+            customdata=list(names),
+            hovertemplate=f"{model['label']}<br>%{{customdata}}: says %{{text}}, %{{y:.0%}} sure<extra></extra>",
+            row=2, col=1)
+        if model.get("threshold") is not None:
+            fig.add_hline(y=model["threshold"], line=dict(color=model["color"], dash="dash", width=2), row=2, col=1)
+    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain", row=1, col=1)
+    fig.update_yaxes(title="how sure of its answer", range=[0, 1.08], tickformat=".0%", row=2, col=1)
+    fig.update_xaxes(visible=False, row=1, col=1)
+    fig.update_xaxes(title=axis_title, tickvals=centres, ticktext=list(tick_labels), showgrid=False,
+                     range=[-pitch / 2, count * pitch - pitch / 2], row=2, col=1)
+    fig.update_layout(legend=dict(orientation="h", y=-0.3))
+    return _layout(fig, height, title)
+
+
+def unsure_catches(models: Sequence[dict], height: int = 340, title: str | None = None) -> go.Figure:
+    """What each model's unsure threshold flags, as grouped bars per model ({"label", "color",
+    "shares": {what: share}}, the same `what`s for every model): e.g. its test mistakes, its
+    correct answers, the non-digits."""
+    fig = go.Figure()
+    for model in models:
+        what, shares = list(model["shares"]), list(model["shares"].values())
+        fig.add_bar(x=what, y=shares, name=model["label"], marker_color=model["color"],
+                    text=[f"{s:.0%}" if s >= 0.1 else f"{s:.1%}" for s in shares], textposition="outside",
+                    hovertemplate=f"{model['label']}<br>%{{x}}: %{{y:.1%}} flagged unsure<extra></extra>")
+    fig.update_xaxes(title="what the threshold is shown", type="category")
+    fig.update_yaxes(title="share flagged “unsure”", range=[0, 1.15], tickformat=".0%", dtick=0.25)
+    fig.update_layout(barmode="group", legend=dict(orientation="h", y=-0.2))
+    return _layout(fig, height, title)

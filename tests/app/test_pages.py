@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnist_core import synthetic
+from mnist_core import calibration, synthetic
 
 from pathlib import Path
 
@@ -175,6 +175,36 @@ def test_draw_page_honours_the_toggle(fake_canvas):
     at = open_page("app_pages/draw.py", toggle="ANN")
     labels = [m.label for m in at.metric]
     assert any("ANN" in label for label in labels) and not any("CNN" in label for label in labels)
+
+
+def test_draw_page_a_scribble_gets_unsure_not_a_digit(fake_canvas):
+    # A random scrawl (mnist_core.calibration's "strokes"): the shipped ANN gives its best guess 39%
+    # and the CNN 33%, both under their unsure thresholds (83%, 96%).
+    fake_canvas["image"] = calibration.scribble_canvas("strokes", np.random.default_rng(2))
+    at = open_page("app_pages/draw.py")
+    for family in ("ANN", "CNN"):
+        verdict = metric(at, family)
+        assert verdict.value == "Unsure" and "best guess" in verdict.delta, (verdict.value, verdict.delta)
+        assert "Unsure" in verdict.help and "test set" in verdict.help  # says where the threshold comes from
+    assert not at.success and any("Neither model is sure" in i.value for i in at.info)
+
+
+def test_draw_page_only_the_sure_model_gives_a_digit(fake_canvas):
+    # A zigzag: the ANN's best guess is 35% (unsure), the CNN says 4 at 99.9998%.
+    fake_canvas["image"] = calibration.scribble_canvas("zigzag", np.random.default_rng(0))
+    at = open_page("app_pages/draw.py")
+    assert metric(at, "ANN").value == "Unsure" and metric(at, "CNN").value == "4"
+    assert any("Only the CNN is sure" in i.value for i in at.info) and not at.warning
+
+
+@pytest.mark.parametrize("index", [1, 3])
+def test_draw_page_a_clear_digit_stays_a_digit(fake_canvas, mnist, index):
+    (_, _), (x_test, y_test) = mnist
+    fake_canvas["image"] = synthetic.redraw(x_test[index], np.random.default_rng(0))
+    at = open_page("app_pages/draw.py")
+    for family in ("ANN", "CNN"):
+        assert metric(at, family).value == str(y_test[index]) and "sure" in metric(at, family).delta
+    assert f"Both models say **{y_test[index]}**" in at.success[0].value
 
 
 # ------------------------------------------------------------------ Confusion matrix

@@ -185,7 +185,13 @@ def test_attribution_maps_lie_over_the_digit_on_one_symmetric_scale():
     rng = np.random.default_rng(0)
     maps = [("a", rng.normal(0, 1, (28, 28))), ("b", rng.normal(0, 3, (28, 28)))]
     fig = charts.attribution_maps(np.zeros((28, 28)), maps)
-    assert len(fig.data) == 4 and [t.coloraxis for t in fig.data[1::2]] == ["coloraxis"] * 2
+    assert len(fig.data) == 2 and fig.data[1].coloraxis == "coloraxis"  # the ink, then the maps over it
+    z, ink = np.asarray(fig.data[1].z, float), np.asarray(fig.data[0].z, float)
+    np.testing.assert_array_equal(z[:28, :28], maps[0][1])  # the first tile is the first map …
+    left = 28 + charts._tile_gap(28)
+    np.testing.assert_array_equal(z[:28, left:left + 28], maps[1][1])  # … the second beside it, after a gap
+    assert np.isnan(z[:, 28:left]).all() and ink.shape == z.shape
+    assert [a.text for a in fig.layout.annotations] == ["a", "b"]
     top = max(np.abs(m).max() for _, m in maps)
     assert fig.layout.coloraxis.cmin == -fig.layout.coloraxis.cmax == pytest.approx(-top)
     assert fig.layout.coloraxis.colorscale[2][1].endswith(",0)")  # zero is transparent: the ink shows

@@ -1,0 +1,98 @@
+"""Honest confidence: a section of the Inside the models page, not a page of its own. How far each
+model's "x% sure" can be trusted on test digits, what it says to things that are not digits, and
+the unsure threshold the Draw page uses. The figures come from mnist_core.calibration."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from mnist_core import calibration, charts
+from app_pages import common
+
+CONFIDENT = 0.9  # "says a digit, at least 90% sure": the summary of the answers to non-digits
+# Per kind of non-digit: the tab's name, the chart's title and its x axis.
+NON_DIGIT_TABS = {"letter": ("Letters", "Letters", "letter"),
+                  "scribble": ("Scribbles", "Scribbles drawn on a canvas", "scribble"),
+                  "noise": ("Noise", "Noise, made at 28×28", "noise image")}
+
+
+def honest_confidence_section(chosen: dict[str, str]) -> None:
+    """The "Honest confidence" section for the model families in `chosen` ("ann"/"cnn" → model
+    name), in that order; a model that cannot be read shows its error and is left out."""
+    st.subheader("Honest confidence")
+    st.caption("When a model says \"90% sure\", is it right 9 times in 10? On test digits both are close to "
+               "the dotted diagonal: they are honest there. Then look at the letters, scribbles and noise: a dot "
+               "high above its dashed line is a confident answer to something that is no digit at all. Below "
+               "that line the Draw page says **Unsure** instead of a digit.")
+    measured = {kind: common.calibration_of(name) for kind, name in chosen.items()}
+    measured = {kind: c for kind, c in measured.items() if c is not None}
+    if not measured:
+        return
+
+    def label(kind: str) -> str:
+        return f"{common.KIND_LABEL[kind]} · {chosen[kind]}"
+
+    any_measure = next(iter(measured.values()))
+    # ---- on test digits
+    columns = st.columns(len(measured))
+    for column, (kind, result) in zip(columns, measured.items()):
+        applied = "applied on the Draw page" if result.temperature != 1.0 else "not applied: no clear gain"
+        column.metric(
+            f"{label(kind)} · calibration error (ECE)", f"{result.ece_before:.2%}",
+            f"{result.ece_scaled:.2%} with temperature T = {result.fitted_temperature:.2f} ({applied})",
+            delta_color="off", delta_arrow="off",
+            help="Expected calibration error: the gap between how sure the model is and how often it is right, "
+                 f"averaged over the {result.measured_on:,} test images of the odd positions (the even ones "
+                 "chose the temperature). Temperature scaling divides the model's scores by T before the "
+                 f"softmax; it is applied only if it lowers this error by {calibration.MIN_ECE_GAIN:.1%} or more.")
+    curves = [{"label": label(kind), "color": common.kind_color(kind), "reliability": result.before}
+              for kind, result in measured.items()]
+    curves += [{"label": f"{label(kind)} · after T = {result.temperature:.2f}", "color": common.kind_color(kind),
+                "reliability": result.after, "dash": "dash"}
+               for kind, result in measured.items() if result.temperature != 1.0]
+    common.plotly_chart(charts.reliability_diagram(
+        curves, title=f"How often each model is right, by how sure it was ({any_measure.measured_on:,} test images)"),
+        width="stretch", key="reliability-diagram")
+
+    # ---- on things that are not digits
+    extra = calibration.non_digits(any_measure.seed)
+    kinds = np.asarray(extra.kinds)
+    columns = st.columns(len(measured))
+    for column, (kind, result) in zip(columns, measured.items()):
+        confident = int((result.non_digit_probabilities.max(axis=1) >= CONFIDENT).sum())
+        flagged = round(result.flagged_non_digits * len(extra))
+        column.metric(f"{label(kind)} · says a digit, ≥ {CONFIDENT:.0%} sure, to", f"{confident} of {len(extra)}",
+                      f"{flagged} of {len(extra)} flagged unsure", delta_color="off", delta_arrow="off",
+                      help="Letters, scribbles and noise: none of them is a digit, yet a softmax always shares "
+                           "100% among the ten digits.")
+    tabs = st.tabs([NON_DIGIT_TABS[k][0] for k in calibration.KINDS])
+    for tab, kind_of_image in zip(tabs, calibration.KINDS):
+        _, title, axis = NON_DIGIT_TABS[kind_of_image]
+        rows = np.flatnonzero(kinds == kind_of_image)
+        names = [extra.names[i] for i in rows]
+        ticks = [n.removeprefix("letter ") if kind_of_image == "letter" else str(i + 1) for i, n in enumerate(names)]
+        models = [{"label": label(kind), "color": common.kind_color(kind), "threshold": result.threshold,
+                   "probabilities": result.non_digit_probabilities[rows]} for kind, result in measured.items()]
+        with tab:
+            common.plotly_chart(charts.non_digit_answers(
+                extra.images[rows], ticks, names, models, axis_title=axis,
+                title=f"{title}: each model's answer and how sure it is (dashed: its unsure line)"),
+                width="stretch", key=f"non-digits-{kind_of_image}")
+
+    # ---- the unsure threshold
+    shares = [{"label": f"{label(kind)} · unsure below {result.threshold:.0%}", "color": common.kind_color(kind),
+               "shares": {"its test mistakes": result.caught_mistakes,
+                          "its right test answers": result.flagged_correct,
+                          "non-digits": result.flagged_non_digits}}
+              for kind, result in measured.items()]
+    common.plotly_chart(charts.unsure_catches(shares, title="What the unsure threshold catches"),
+                        width="stretch", key="unsure-catches")
+    st.markdown("  \n".join(
+        f"**{label(kind)}** is unsure below **{result.threshold:.1%}**: it catches "
+        f"{round(result.caught_mistakes * result.mistakes)} of its {result.mistakes} mistakes and "
+        f"{result.flagged_correct:.1%} of its right answers on {result.measured_on:,} test images, and "
+        f"{round(result.flagged_non_digits * len(extra))} of the {len(extra)} non-digits."
+        for kind, result in measured.items())
+        + f"  \nThe threshold is where {calibration.CORRECT_FLAG_RATE:.0%} of the model's right answers on the "
+          "other half of the test set fall below: a clear digit is called unsure about once in a hundred.")
