@@ -207,7 +207,7 @@ def evaluation_of(name: str) -> evaluation.Evaluation | None:
 
 
 @st.cache_data(show_spinner="Measuring how honest the model's confidence is …", max_entries=16)
-def _calibration(name: str, file_hash: str):
+def calibration_for(name: str, file_hash: str):
     # Keyed by the file's hash, like test_predictions: a model saved over the name is measured again.
     from mnist_core import calibration
 
@@ -218,7 +218,7 @@ def calibration_of(name: str):
     """The model's mnist_core.calibration.Calibration (its unsure threshold and what it catches),
     or None after showing the error when the model is missing or unreadable."""
     file_hash = model_hash(name)
-    return None if file_hash is None else _calibration(name, file_hash)
+    return None if file_hash is None else calibration_for(name, file_hash)
 
 
 def percent(value: float | None, digits: int = 2) -> str:

@@ -17,6 +17,30 @@ NON_DIGIT_TABS = {"letter": ("Letters", "Letters", "letter"),
                   "noise": ("Noise", "Noise, made at 28×28", "noise image")}
 
 
+@st.cache_resource(show_spinner=False, max_entries=16)
+def non_digit_figures(shown: tuple, seed: int) -> dict:
+    """One figure per kind of non-digit for the models `shown` ((kind, name, file hash, label, colour)
+    each), built once per server: 60 images and their answers took ~70 ms a figure to lay out, on
+    every run of the page. Shared by every session and never changed (common.plotly_chart copies)."""
+    extra = calibration.non_digits(seed)
+    kinds = np.asarray(extra.kinds)
+    figures = {}
+    for kind_of_image in calibration.KINDS:
+        _, title, axis = NON_DIGIT_TABS[kind_of_image]
+        rows = np.flatnonzero(kinds == kind_of_image)
+        names = [extra.names[i] for i in rows]
+        ticks = [n.removeprefix("letter ") if kind_of_image == "letter" else str(i + 1) for i, n in enumerate(names)]
+        models = []
+        for _, name, file_hash, label, color in shown:
+            result = common.calibration_for(name, file_hash)
+            models.append({"label": label, "color": color, "threshold": result.threshold,
+                           "probabilities": result.non_digit_probabilities[rows]})
+        figures[kind_of_image] = charts.non_digit_answers(
+            extra.images[rows], ticks, names, models, axis_title=axis,
+            title=f"{title}: each model's answer and how sure it is (dashed: its unsure line)")
+    return figures
+
+
 def honest_confidence_section(chosen: dict[str, str]) -> None:
     """The "Honest confidence" section for the model families in `chosen` ("ann"/"cnn" → model
     name), in that order; a model that cannot be read shows its error and is left out."""
@@ -57,7 +81,6 @@ def honest_confidence_section(chosen: dict[str, str]) -> None:
 
     # ---- on things that are not digits
     extra = calibration.non_digits(any_measure.seed)
-    kinds = np.asarray(extra.kinds)
     columns = st.columns(len(measured))
     for column, (kind, result) in zip(columns, measured.items()):
         confident = int((result.non_digit_probabilities.max(axis=1) >= CONFIDENT).sum())
@@ -67,18 +90,11 @@ def honest_confidence_section(chosen: dict[str, str]) -> None:
                       help="Letters, scribbles and noise: none of them is a digit, yet a softmax always shares "
                            "100% among the ten digits.")
     tabs = st.tabs([NON_DIGIT_TABS[k][0] for k in calibration.KINDS])
-    for tab, kind_of_image in zip(tabs, calibration.KINDS):
-        _, title, axis = NON_DIGIT_TABS[kind_of_image]
-        rows = np.flatnonzero(kinds == kind_of_image)
-        names = [extra.names[i] for i in rows]
-        ticks = [n.removeprefix("letter ") if kind_of_image == "letter" else str(i + 1) for i, n in enumerate(names)]
-        models = [{"label": label(kind), "color": common.kind_color(kind), "threshold": result.threshold,
-                   "probabilities": result.non_digit_probabilities[rows]} for kind, result in measured.items()]
+    shown = tuple((kind, chosen[kind], common.model_hash(chosen[kind]), label(kind), common.kind_color(kind))
+                  for kind in measured)
+    for tab, (kind_of_image, figure) in zip(tabs, non_digit_figures(shown, any_measure.seed).items()):
         with tab:
-            common.plotly_chart(charts.non_digit_answers(
-                extra.images[rows], ticks, names, models, axis_title=axis,
-                title=f"{title}: each model's answer and how sure it is (dashed: its unsure line)"),
-                width="stretch", key=f"non-digits-{kind_of_image}")
+            common.plotly_chart(figure, width="stretch", key=f"non-digits-{kind_of_image}")
 
     # ---- the unsure threshold
     shares = [{"label": f"{label(kind)} · unsure below {result.threshold:.0%}", "color": common.kind_color(kind),

@@ -133,7 +133,8 @@ if "ann" in results and results["ann"].units is not None:
                f"{UNITS_SHOWN} add the most to the score of {target}. The ANN has no idea of strokes or "
                "neighbours: each unit is a template of the whole image, tied to where the ink is.")
     titles = [f"unit {u} · act {a:.1f}" for u, a in zip(units.units, units.activations)]
-    common.plotly_chart(charts.diverging_grid(units.weights, titles, columns=UNITS_SHOWN, colorbar_title="weight"), width="stretch", key="inside-ann-units")
+    common.plotly_chart(charts.diverging_grid(units.weights, titles, columns=UNITS_SHOWN, colorbar_title="weight",
+                                              numbers=units.units, hover_name="unit"), width="stretch", key="inside-ann-units")
     common.plotly_chart(charts.evidence_flow(units.shares, [f"unit {u}" for u in units.units], target,
                                              title=f"How these units' evidence flows to the ten outputs "
                                                    f"(score shares; the answer's column framed)"),
@@ -149,7 +150,7 @@ if "cnn" in results and results["cnn"].feature_maps:
                "of parts. Click a cell of the big map below to see which pixels it can see.")
     filters = explain.first_filters(cnn)
     common.plotly_chart(charts.diverging_grid(filters, [f"filter {i}" for i in range(len(filters))],
-                                              columns=16, colorbar_title="weight",
+                                              columns=16, colorbar_title="weight", hover_name="filter",
                                               title=f"First layer: {len(filters)} filters, "
                                                     f"{filters.shape[1]}×{filters.shape[2]} px each"),
                         width="stretch", key="inside-cnn-filters")
@@ -158,6 +159,7 @@ if "cnn" in results and results["cnn"].feature_maps:
         count = len(block.maps) if show_all else min(MAPS_SHOWN, len(block.maps))
         titles = [f"ch {c}" for c in block.channels[:count]]
         common.plotly_chart(charts.feature_map_grid(block.maps[:count], titles, columns=8 if count <= 16 else 16,
+                                                    channels=block.channels[:count],
                                                     title=f"{block.label}{'' if count == len(block.maps) else f' · the {count} most active'}"),
                             width="stretch", key=f"inside-cnn-block-{block.block}")
 

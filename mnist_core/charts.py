@@ -304,10 +304,16 @@ def _mosaic(images: np.ndarray, columns: int, gap: int) -> tuple[np.ndarray, np.
     return z, where, places
 
 
-def _titled(where: np.ndarray, titles: Sequence[str]) -> np.ndarray:
-    """Each cell's [tile title, row, column], for a hover that names the tile."""
-    names = np.array(list(titles) + [""], dtype=object)[where[..., 0]]  # -1 (a gap): ""
-    return np.concatenate([names[..., None], where[..., 1:].astype(object)], axis=-1)
+def _numbered(where: np.ndarray, numbers: Sequence[int] | None) -> np.ndarray:
+    """Each cell's [tile's number (a unit, a channel), row, column] for the hover. Numbers, not the
+    tiles' titles: Streamlit deep-copies a figure, and an array of strings is copied one by one
+    (~100 ms for a page's mosaics, against a memcpy for integers)."""
+    if numbers is None:
+        return where
+    numbered = where.copy()
+    inside = where[..., 0] >= 0
+    numbered[..., 0][inside] = np.asarray(numbers)[where[..., 0][inside]]
+    return numbered
 
 
 TILES_WIDTH = 1000  # px a mosaic gets on a 1920 px screen: its height follows from it
@@ -346,26 +352,28 @@ def attribution_maps(image: np.ndarray, maps: Sequence[tuple[str, np.ndarray]], 
     top = limit or symmetric_limit(*[m for _, m in maps])
     values = np.stack([np.asarray(m, float) for _, m in maps])
     titles = [t for t, _ in maps]
-    z, where, places = _mosaic(values, columns, _tile_gap(28))
-    ink, _, _ = _mosaic(np.repeat(np.asarray(image, float)[None], len(maps), axis=0), columns, _tile_gap(28))
-    hover = "%{customdata[0]} · row %{customdata[1]}, column %{customdata[2]}<br>" + unit + " %{z:+.3f}<extra></extra>"
-    custom = _titled(where, titles)
+    gap = _tile_gap(28)
+    ink, _, places = _mosaic(np.repeat(np.asarray(image, float)[None], len(maps), axis=0), columns, gap)
     traces = [{"type": "heatmap", "z": ink, "colorscale": PAPER_INK, "zmin": 0, "zmax": 1, "showscale": False,
-               "hoverinfo": "skip"},
-              {"type": "heatmap", "z": z, "coloraxis": "coloraxis", "customdata": custom, "hovertemplate": hover}]
+               "hoverinfo": "skip"}]
+    for (name, _), map_values, (row, column) in zip(maps, values, places):  # each map a trace: its own hover
+        traces.append({"type": "heatmap", "z": map_values, "x0": column, "y0": row, "coloraxis": "coloraxis",
+                       "hovertemplate": f"{name}<br>{unit} %{{z:+.3f}}<extra></extra>"})
     coloraxis = {"colorscale": OVERLAY, "cmin": -top, "cmax": top, "colorbar": {"title": {"text": unit}, "thickness": 14}}
-    return _tiles_figure(traces, titles, places, (28, 28), z.shape, height, coloraxis)
+    return _tiles_figure(traces, titles, places, (28, 28), ink.shape, height, coloraxis)
 
 
 def diverging_grid(images: np.ndarray, titles: Sequence[str], columns: int = 8, height: int | None = None,
-                   colorbar_title: str = "weight", title: str | None = None) -> go.Figure:
-    """Small signed images (an ANN unit's 784 weights, a CNN filter) on one symmetric scale."""
+                   colorbar_title: str = "weight", title: str | None = None, numbers: Sequence[int] | None = None,
+                   hover_name: str = "tile") -> go.Figure:
+    """Small signed images (an ANN unit's 784 weights, a CNN filter) on one symmetric scale; the
+    hover names each by `hover_name` and its number (`numbers`, else its place)."""
     images = np.asarray(images, float)
     top = symmetric_limit(images)
     h, w = images.shape[1:]
     z, where, places = _mosaic(images, columns, _tile_gap(h))
-    trace = {"type": "heatmap", "z": z, "coloraxis": "coloraxis", "customdata": _titled(where, titles),
-             "hovertemplate": "%{customdata[0]} · row %{customdata[1]}, column %{customdata[2]}<br>"
+    trace = {"type": "heatmap", "z": z, "coloraxis": "coloraxis", "customdata": _numbered(where, numbers),
+             "hovertemplate": hover_name + " %{customdata[0]} · row %{customdata[1]}, column %{customdata[2]}<br>"
                               + colorbar_title + " %{z:+.3f}<extra></extra>"}
     coloraxis = {"colorscale": DIVERGING, "cmin": -top, "cmax": top,
                  "colorbar": {"title": {"text": colorbar_title}, "thickness": 12}}
@@ -392,14 +400,15 @@ def evidence_flow(shares: np.ndarray, unit_labels: Sequence[str], answer: int, h
 
 
 def feature_map_grid(maps: np.ndarray, titles: Sequence[str], columns: int = 8, height: int | None = None,
-                     title: str | None = None) -> go.Figure:
-    """One conv block's feature maps, one colour scale for the whole block (zero = dark)."""
+                     title: str | None = None, channels: Sequence[int] | None = None) -> go.Figure:
+    """One conv block's feature maps, one colour scale for the whole block (zero = dark); the hover
+    names each map's channel (`channels`, else its place)."""
     maps = np.asarray(maps, float)
     low, high = min(0.0, float(maps.min())), max(float(maps.max()), 1e-9)
     h, w = maps.shape[1:]
     z, where, places = _mosaic(maps, columns, _tile_gap(h))
-    trace = {"type": "heatmap", "z": z, "coloraxis": "coloraxis", "customdata": _titled(where, titles),
-             "hovertemplate": "%{customdata[0]} · row %{customdata[1]}, column %{customdata[2]}<br>"
+    trace = {"type": "heatmap", "z": z, "coloraxis": "coloraxis", "customdata": _numbered(where, channels),
+             "hovertemplate": "channel %{customdata[0]} · row %{customdata[1]}, column %{customdata[2]}<br>"
                               "activation %{z:.2f}<extra></extra>"}
     coloraxis = {"colorscale": "Viridis", "cmin": low, "cmax": high,
                  "colorbar": {"title": {"text": "activation"}, "thickness": 12}}

@@ -185,16 +185,27 @@ def test_attribution_maps_lie_over_the_digit_on_one_symmetric_scale():
     rng = np.random.default_rng(0)
     maps = [("a", rng.normal(0, 1, (28, 28))), ("b", rng.normal(0, 3, (28, 28)))]
     fig = charts.attribution_maps(np.zeros((28, 28)), maps)
-    assert len(fig.data) == 2 and fig.data[1].coloraxis == "coloraxis"  # the ink, then the maps over it
-    z, ink = np.asarray(fig.data[1].z, float), np.asarray(fig.data[0].z, float)
-    np.testing.assert_array_equal(z[:28, :28], maps[0][1])  # the first tile is the first map …
-    left = 28 + charts._tile_gap(28)
-    np.testing.assert_array_equal(z[:28, left:left + 28], maps[1][1])  # … the second beside it, after a gap
-    assert np.isnan(z[:, 28:left]).all() and ink.shape == z.shape
+    assert len(fig.data) == 3 and {t.coloraxis for t in fig.data[1:]} == {"coloraxis"}  # the ink, then each map
+    np.testing.assert_array_equal(np.asarray(fig.data[1].z, float), maps[0][1])
+    np.testing.assert_array_equal(np.asarray(fig.data[2].z, float), maps[1][1])
+    assert (fig.data[1].x0, fig.data[2].x0) == (0, 28 + charts._tile_gap(28))  # side by side, after a gap
+    ink = np.asarray(fig.data[0].z, float)
+    assert ink.shape == (28, 2 * 28 + charts._tile_gap(28)) and np.isnan(ink[:, 28:28 + charts._tile_gap(28)]).all()
     assert [a.text for a in fig.layout.annotations] == ["a", "b"]
     top = max(np.abs(m).max() for _, m in maps)
     assert fig.layout.coloraxis.cmin == -fig.layout.coloraxis.cmax == pytest.approx(-top)
     assert fig.layout.coloraxis.colorscale[2][1].endswith(",0)")  # zero is transparent: the ink shows
+
+
+def test_a_mosaic_names_each_tile_by_its_number_in_the_hover():
+    maps = np.random.default_rng(2).random((3, 5, 5))
+    fig = charts.feature_map_grid(maps, ["a", "b", "c"], columns=2, channels=[17, 4, 9])
+    custom = np.asarray(fig.data[0].customdata)
+    z = np.asarray(fig.data[0].z, float)
+    gap = charts._tile_gap(5)
+    assert custom[0, 0].tolist() == [17, 0, 0] and custom[4, 5 + gap + 4].tolist() == [4, 4, 4]
+    np.testing.assert_array_equal(z[5 + gap:, :5], maps[2]) and custom[5 + gap, 0].tolist() == [9, 0, 0]
+    assert "channel %{customdata[0]}" in fig.data[0].hovertemplate
 
 
 def test_signed_grids_and_evidence_put_zero_in_the_middle():
