@@ -284,9 +284,11 @@ INSIDE_REQUEST_KEY = "inside_request"  # what the Inside the models page should 
 LAST_DRAWING_KEY = "last_drawing"  # the Draw page's latest 28×28 input, kept for Inside the models
 
 
-def open_inside(index: int | None = None) -> None:
-    """Switch to Inside the models showing test image `index`, or the last drawing (index None).
-    Passed as a request the page reads once, not as its widgets' state: Streamlit drops the state
-    of widgets that were not drawn on the page that just ran."""
-    st.session_state[INSIDE_REQUEST_KEY] = {"drawing": True} if index is None else {"index": int(index)}
+def open_inside(index: int | None = None, models: dict[str, str] | None = None) -> None:
+    """Switch to Inside the models showing test image `index`, or the last drawing (index None),
+    with the `models` ("ann"/"cnn" → name) the person was looking at. Passed as a request the page
+    reads once, not as its widgets' state: Streamlit drops the state of widgets that were not drawn
+    on the page that just ran."""
+    request = {"drawing": True} if index is None else {"index": int(index)}
+    st.session_state[INSIDE_REQUEST_KEY] = {**request, "models": dict(models or {})}
     st.switch_page(INSIDE_PAGE)

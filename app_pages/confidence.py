@@ -48,7 +48,7 @@ def honest_confidence_section(chosen: dict[str, str]) -> None:
     st.caption("When a model says \"90% sure\", is it right 9 times in 10? On test digits both are close to "
                "the dotted diagonal: they are honest there. Then look at the letters, scribbles and noise: a dot "
                "high above its dashed line is a confident answer to something that is no digit at all. Below "
-               "that line the Draw page says **Unsure** instead of a digit.")
+               "that line the Draw page marks the answer **Unsure · best guess** instead of showing a confident digit.")
     measured = {kind: common.calibration_of(name) for kind, name in chosen.items()}
     measured = {kind: c for kind, c in measured.items() if c is not None}
     if not measured:

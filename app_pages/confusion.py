@@ -53,7 +53,7 @@ def look_inside(indices: np.ndarray, key: str, limit: int = 30) -> None:
     index = row[0].selectbox("Test image", [int(i) for i in indices[:limit]], key=f"inside_pick_{key}",
                              format_func=lambda i: f"#{i}")
     if row[1].button("Look inside the models", icon=":material/neurology:", key=f"inside_open_{key}"):
-        common.open_inside(index)
+        common.open_inside(index, chosen)
 
 
 def matrix_panel(kind: str, result: evaluation.Evaluation) -> None:

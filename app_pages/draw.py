@@ -61,7 +61,7 @@ if image is not None:
 model_ms = (time.thread_time() - started) * 1000
 
 # Each model's unsure rule, measured on the test set and non-digits (mnist_core.calibration; once per
-# model file, then cached): under its threshold a model shows "Unsure", not a confident-looking digit.
+# model file, then cached): under its threshold a model's digit is marked "Unsure · best guess" in red.
 calibrations = {kind: common.calibration_of(chosen[kind]) for kind in probabilities}
 unsure = {}
 for kind, measured in calibrations.items():
@@ -89,7 +89,9 @@ with right:
                 p = probabilities[kind]
                 digit = int(np.argmax(p))
                 if unsure.get(kind):
-                    st.metric(label, "Unsure", f"best guess {digit} · {p[digit]:.0%}", delta_color="off",
+                    # The value stays the digit (the page's contract: the digit, or — before a drawing);
+                    # the red delta says it is only a best guess.
+                    st.metric(label, str(digit), f"Unsure · best guess, {p[digit]:.0%} sure", delta_color="inverse",
                               delta_arrow="off", help=unsure_help(kind))
                 else:
                     st.metric(label, str(digit), f"{p[digit]:.1%} sure", delta_color="off", delta_arrow="off",
@@ -126,7 +128,7 @@ with right:
         if st.button("Look inside the models", key="draw_look_inside", icon=":material/neurology:",
                      help="Why each model answers as it does on this drawing: where it looks, its units and "
                           "filters, and what happens when the drawing is pushed around."):
-            common.open_inside()
+            common.open_inside(models=chosen)
 
 if image is not None:
     st.subheader("What the models see")

@@ -37,19 +37,28 @@ st.caption("Why each network answers as it does, on one digit: where it looks, w
            "its confidence.")
 ds = common.dataset()
 kinds = common.selected_kinds()
+state = st.session_state
+request = state.pop(common.INSIDE_REQUEST_KEY, None) or {}  # from the Draw and Confusion pages' buttons
+model_keys = {kind: f"inside_model_{kind}" for kind in kinds}
+for key in [SOURCE_KEY, INDEX_KEY, *model_keys.values()]:  # widgets forget their value once another page ran
+    if key not in state and f"kept-{key}" in state:
+        state[key] = state[f"kept-{key}"]
 chosen = {}
 with st.sidebar.expander("Models on this page", expanded=False):
     for kind in kinds:
         names = common.models_of_kind(kind) or [kind]
-        chosen[kind] = st.selectbox(f"{common.KIND_LABEL[kind]} model", names, key=f"inside_model_{kind}")
+        if request.get("models", {}).get(kind) in names:  # the model the person was looking at
+            state[model_keys[kind]] = request["models"][kind]
+        if state.get(model_keys[kind]) not in names:
+            state.pop(model_keys[kind], None)  # deleted since: back to the first
+        chosen[kind] = st.selectbox(f"{common.KIND_LABEL[kind]} model", names, key=model_keys[kind])
+        state[f"kept-{model_keys[kind]}"] = chosen[kind]
 classifiers = {kind: common.classifier(name) for kind, name in chosen.items()}
 classifiers = {kind: c for kind, c in classifiers.items() if c is not None}
 if not classifiers:
     st.stop()
 
 # ------------------------------------------------------------------ which digit
-state = st.session_state
-request = state.pop(common.INSIDE_REQUEST_KEY, None) or {}  # from the Draw and Confusion pages' buttons
 if "index" in st.query_params:  # /inside?index=123: a test image by address (a talk's bookmark)
     try:
         request = {"index": int(st.query_params["index"])}
@@ -57,9 +66,6 @@ if "index" in st.query_params:  # /inside?index=123: a test image by address (a 
         st.warning(f"`index={st.query_params['index']}` is not a whole number: pick a test image below.",
                    icon=":material/link_off:")
     del st.query_params["index"]
-for key in (SOURCE_KEY, INDEX_KEY):  # widgets forget their value once another page ran: restore it
-    if key not in state and f"kept-{key}" in state:
-        state[key] = state[f"kept-{key}"]
 drawing = state.get(common.LAST_DRAWING_KEY)
 sources = [DRAWING, TEST] if drawing is not None else [TEST]
 if "index" in request:
@@ -105,7 +111,8 @@ for column, (kind, result) in zip(columns[1:], results.items()):
         p = result.probabilities
         st.metric(label(kind), str(int(np.argmax(p))), f"{p.max():.1%} sure · p({target}) {p[target]:.1%}",
                   delta_color="off", delta_arrow="off")
-        common.plotly_chart(charts.probability_bars(p, common.kind_color(kind), height=200), width="stretch",
+        common.plotly_chart(charts.probability_bars(p, common.kind_color(kind), height=230,
+                                                    title="Probability of each digit"), width="stretch",
                             key=f"inside-probs-{kind}", config={"displayModeBar": False})
 
 # ------------------------------------------------------------------ where each model looks
@@ -114,14 +121,17 @@ st.caption(f"Red: places that speak **for** {target}, blue: against. *Covering a
            f"{target} drops while a grey 4×4 square hides that place. *Integrated gradients*: each pixel's share "
            "of that score, from the model's own gradients. Each map is scaled to ±1 at its strongest place (one "
            "colour scale for all); scores, not probabilities, because a model that is 100% sure barely moves its "
-           "probability. Look for whether a model relies on the strokes or on the empty space around them.")
+           "probability. Grey on MNIST's black background is faint ink too: red over empty space means the "
+           "model wants that space empty. Look for whether a model relies on the strokes or on the empty space.")
 maps = []
 for kind, result in results.items():
     name = common.KIND_LABEL[kind]
-    maps += [(f"{name} · covering a patch", explain.relative(result.occlusion)),
-             (f"{name} · integrated gradients", explain.relative(result.integrated_gradients))]
+    for method, values in (("covering a patch", result.occlusion), ("integrated gradients", result.integrated_gradients)):
+        # each map scaled to its own peak, which the title gives: a weak map does not pass for a strong one
+        maps.append((f"{name} · {method}<br>(peak {np.abs(values).max():.2g})", explain.relative(values)))
 common.plotly_chart(charts.attribution_maps(image, maps, columns=4, limit=1.0, unit="relative weight",
-                                            height=None if len(maps) > 2 else 420),
+                                            height=None if len(maps) > 2 else 460,
+                                            title=f"Where each model finds the evidence for {target}"),
                     width="stretch", key="inside-attributions")
 
 # ------------------------------------------------------------------ the ANN
@@ -132,8 +142,10 @@ if "ann" in results and results["ann"].units is not None:
                "laid out as the image (red: ink there excites it, blue: ink there inhibits it). These "
                f"{UNITS_SHOWN} add the most to the score of {target}. The ANN has no idea of strokes or "
                "neighbours: each unit is a template of the whole image, tied to where the ink is.")
-    titles = [f"unit {u} · act {a:.1f}" for u, a in zip(units.units, units.activations)]
+    titles = [f"unit {u}<br>activation {a:.1f}" for u, a in zip(units.units, units.activations)]
     common.plotly_chart(charts.diverging_grid(units.weights, titles, columns=UNITS_SHOWN, colorbar_title="weight",
+                                              title=f"The {len(units.units)} first-layer units that add most to "
+                                                    f"the score of {target}: their weights",
                                               numbers=units.units, hover_name="unit"), width="stretch", key="inside-ann-units")
     common.plotly_chart(charts.evidence_flow(units.shares, [f"unit {u}" for u in units.units], target,
                                              title=f"How these units' evidence flows to the ten outputs "
@@ -149,7 +161,7 @@ if "cnn" in results and results["cnn"].feature_maps:
                "colour scale per block): early blocks still look like the digit, later ones are coarse maps "
                "of parts. Click a cell of the big map below to see which pixels it can see.")
     filters = explain.first_filters(cnn)
-    common.plotly_chart(charts.diverging_grid(filters, [f"filter {i}" for i in range(len(filters))],
+    common.plotly_chart(charts.diverging_grid(filters, [str(i) for i in range(len(filters))],
                                               columns=16, colorbar_title="weight", hover_name="filter",
                                               title=f"First layer: {len(filters)} filters, "
                                                     f"{filters.shape[1]}×{filters.shape[2]} px each"),
@@ -170,8 +182,10 @@ if "cnn" in results and results["cnn"].feature_maps:
     block = blocks[block_number - 1]
     channel = choose[1].selectbox("Channel (most active first)", list(block.channels), key=f"inside_rf_channel-{block_number}")
     values = block.maps[list(block.channels).index(channel)]
-    cell_key = f"inside_rf_cell-{block_number}-{channel}-{hash(image.tobytes())}"
-    cell = st.session_state.get(cell_key) or tuple(int(v) for v in np.unravel_index(np.argmax(values), values.shape))
+    cell_key = f"inside_rf_cell-{chosen['cnn']}-{block_number}-{channel}-{hash(image.tobytes())}"
+    cell = st.session_state.get(cell_key)
+    if cell is None or not (cell[0] < values.shape[0] and cell[1] < values.shape[1]):
+        cell = tuple(int(v) for v in np.unravel_index(np.argmax(values), values.shape))  # the strongest
     field = explain.receptive_field(cnn, block.op_index, *cell)
     left, right = st.columns(2)
     with left:
@@ -208,4 +222,4 @@ st.image(charts.image_strip(explain.transformed(image, sweep), factor=3),
          caption=f"The inputs, left to right: {', '.join(str(a) for a in amounts)}", width="stretch")
 
 # ------------------------------------------------------------------ honest confidence
-honest_confidence_section(chosen)
+honest_confidence_section({kind: chosen[kind] for kind in classifiers})  # errors were shown above

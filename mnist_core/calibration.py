@@ -53,6 +53,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from . import preprocess
 
 BINS = 10
+MAX_THRESHOLD = 0.99
 CORRECT_FLAG_RATE = 0.01  # the unsure rule may flag at most this share of the correct answers
 # Temperature scaling is applied only when it lowers the held-out ECE by at least this much: on
 # 5,000 images the ECE change it makes to the shipped models varies by about ±0.1 percentage point
@@ -311,7 +312,9 @@ def unsure_threshold(confidence_of_correct: np.ndarray, rate: float = CORRECT_FL
     answers: the rate-quantile of their confidences, taken from below."""
     confidence = np.sort(np.asarray(confidence_of_correct, np.float64))
     allowed = int(math.floor(rate * len(confidence)))  # how many may be flagged
-    return float(confidence[allowed]) if allowed < len(confidence) else 1.0
+    # Capped: a model 100.0% sure of over 99% of its right answers would otherwise call every
+    # drawing short of float32's 1.0 unsure.
+    return min(float(confidence[allowed]) if allowed < len(confidence) else 1.0, MAX_THRESHOLD)
 
 
 def is_unsure(probabilities: np.ndarray, calibration: Calibration) -> bool | np.ndarray:

@@ -72,8 +72,9 @@ def projector_figure(fig: go.Figure) -> go.Figure:
     _with(layout, "hoverlabel", font={"size": size - 2})
     for axis in {"xaxis", "yaxis"} | {key for key in layout if _AXIS.match(key)}:
         _with(_with(layout, axis, tickfont=_font(size - 1)), "title", font=_font(size))
-    for annotation in layout.get("annotations", []):  # subplot titles
-        annotation["font"] = {**annotation.get("font", {}), **_font(size + 2)}
+    for annotation in layout.get("annotations", []):  # subplot titles; a mosaic's many small ones less
+        grown = TILE_TITLE_PROJECTOR if annotation.get("name") == TILE_TITLE else size + 2
+        annotation["font"] = {**annotation.get("font", {}), **_font(grown)}
     for trace in spec.get("data", []):
         if (trace.get("textfont") or {}).get("size"):  # sized for a cell
             trace["textfont"]["size"] = round(trace["textfont"]["size"] * 4 / 3)
@@ -316,7 +317,9 @@ def _numbered(where: np.ndarray, numbers: Sequence[int] | None) -> np.ndarray:
     return numbered
 
 
-TILES_WIDTH = 1000  # px a mosaic gets on a 1920 px screen: its height follows from it
+TILE_TITLE = "tile title"  # the name of a mosaic's tile titles: a dozen side by side, they grow less
+TILE_TITLE_PROJECTOR = 15  # px: the 22 px of subplot titles ran into each other at 8 tiles a row
+TILES_WIDTH = 1250  # px a mosaic gets on a 1920 px screen: its height follows from it
 
 
 def _tiles_figure(traces: list[dict], titles: Sequence[str], places: list, tile: tuple[int, int],
@@ -327,7 +330,7 @@ def _tiles_figure(traces: list[dict], titles: Sequence[str], places: list, tile:
     if height is None:
         height = max(140, round(TILES_WIDTH * (shape[0] + 0.45 * h) / shape[1]) + (60 if title else 30) + 10)
     annotations = [{"x": left + (w - 1) / 2, "y": top - 0.6, "xref": "x", "yref": "y", "text": text,
-                    "showarrow": False, "yanchor": "bottom", "font": {"size": 12}}
+                    "showarrow": False, "yanchor": "bottom", "font": {"size": 12}, "name": TILE_TITLE}
                    for text, (top, left) in zip(titles, places)]
     layout = {
         "height": height, "margin": {"l": 10, "r": 10, "t": 60 if title else 30, "b": 10},
@@ -346,7 +349,8 @@ def _tile_gap(h: int) -> int:
 
 
 def attribution_maps(image: np.ndarray, maps: Sequence[tuple[str, np.ndarray]], columns: int = 2,
-                     height: int | None = None, limit: float | None = None, unit: str = "Δ probability") -> go.Figure:
+                     height: int | None = None, limit: float | None = None, unit: str = "Δ probability",
+                     title: str | None = None) -> go.Figure:
     """Each map laid over the digit (grey ink on white), all on one symmetric scale (`limit`, else
     the largest |value| of them all): red where the place speaks for the answer, blue against."""
     top = limit or symmetric_limit(*[m for _, m in maps])
@@ -360,7 +364,7 @@ def attribution_maps(image: np.ndarray, maps: Sequence[tuple[str, np.ndarray]], 
         traces.append({"type": "heatmap", "z": map_values, "x0": column, "y0": row, "coloraxis": "coloraxis",
                        "hovertemplate": f"{name}<br>{unit} %{{z:+.3f}}<extra></extra>"})
     coloraxis = {"colorscale": OVERLAY, "cmin": -top, "cmax": top, "colorbar": {"title": {"text": unit}, "thickness": 14}}
-    return _tiles_figure(traces, titles, places, (28, 28), ink.shape, height, coloraxis)
+    return _tiles_figure(traces, titles, places, (28, 28), ink.shape, height, coloraxis, title)
 
 
 def diverging_grid(images: np.ndarray, titles: Sequence[str], columns: int = 8, height: int | None = None,
@@ -394,7 +398,7 @@ def evidence_flow(shares: np.ndarray, unit_labels: Sequence[str], answer: int, h
         hovertemplate="%{y} → digit %{x}<br>share of its score %{z:+.2f}<extra></extra>"))
     fig.add_shape(type="rect", x0=answer - 0.5, x1=answer + 0.5, y0=-0.5, y1=len(shares) - 0.5,
                   line=dict(color="#000000", width=3))
-    fig.update_xaxes(title="output digit", type="category", side="top")
+    fig.update_xaxes(title="output digit", type="category")  # at the bottom: the title is on top
     fig.update_yaxes(title="hidden unit", type="category", autorange="reversed")
     return _layout(fig, height, title)
 
@@ -405,12 +409,16 @@ def feature_map_grid(maps: np.ndarray, titles: Sequence[str], columns: int = 8, 
     names each map's channel (`channels`, else its place)."""
     maps = np.asarray(maps, float)
     low, high = min(0.0, float(maps.min())), max(float(maps.max()), 1e-9)
+    # Maps taken before an activation can be negative: then zero in the middle of a diverging scale.
+    colorscale = DIVERGING if low < 0 else "Viridis"
+    if low < 0:
+        low, high = -symmetric_limit(maps), symmetric_limit(maps)
     h, w = maps.shape[1:]
     z, where, places = _mosaic(maps, columns, _tile_gap(h))
     trace = {"type": "heatmap", "z": z, "coloraxis": "coloraxis", "customdata": _numbered(where, channels),
              "hovertemplate": "channel %{customdata[0]} · row %{customdata[1]}, column %{customdata[2]}<br>"
                               "activation %{z:.2f}<extra></extra>"}
-    coloraxis = {"colorscale": "Viridis", "cmin": low, "cmax": high,
+    coloraxis = {"colorscale": colorscale, "cmin": low, "cmax": high,
                  "colorbar": {"title": {"text": "activation"}, "thickness": 12}}
     return _tiles_figure([trace], titles, places, (h, w), z.shape, height, coloraxis, title)
 
@@ -442,7 +450,8 @@ def digit_with_box(image: np.ndarray, box: tuple[int, int, int, int], title: str
     """The digit with a frame around the pixels a chosen cell can see (its receptive field)."""
     fig = digit_heatmap(image, title=title, height=height)
     fig.update_traces(showscale=False)
-    fig.update_xaxes(side="bottom")  # not under the title
+    fig.update_xaxes(side="bottom", title="column")  # not under the title
+    fig.update_yaxes(title="row")
     fig.add_shape(**_box(*box))
     return fig
 

@@ -261,12 +261,21 @@ class FeatureMaps:
 
 def conv_outputs(classifier: Classifier) -> list[int]:
     """The op after each conv whose output is the block's feature maps: the conv's activation when
-    it has one right after it (what the next layer sees), else the conv itself."""
+    it has one right after it (what the next layer sees), or right after its max-pooling (seed004-cnn
+    pools before its ReLU), else the conv itself."""
     ops, picked = classifier.ops, []
+
+    def activation(at: int) -> bool:
+        return at < len(ops) and isinstance(ops[at], _Activation)
+
     for index, op in enumerate(ops):
         if isinstance(op, _Conv2D):
-            after = index + 1
-            picked.append(after if after < len(ops) and isinstance(ops[after], _Activation) else index)
+            if activation(index + 1):
+                picked.append(index + 1)
+            elif index + 2 < len(ops) and isinstance(ops[index + 1], _MaxPool) and activation(index + 2):
+                picked.append(index + 2)
+            else:
+                picked.append(index)
     return picked
 
 

@@ -2,6 +2,7 @@
 the unsure rule, on inputs whose answers are known."""
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 
 from mnist_core import calibration as cal, preprocess
@@ -184,7 +185,7 @@ def test_reliability_diagram_shows_filled_bins_with_their_counts():
     assert list(model.y) == pytest.approx([1.0, 0.5, 1.0]) and list(model.x) == pytest.approx([0.15, 0.25, 0.95])
     assert [row[2] for row in model.customdata] == [1, 2, 3]  # images per bin, for the hover
     assert model.line.color == "#F28E2B" and fig.layout.xaxis.title.text and fig.layout.yaxis.title.text
-    charts.projector_figure(fig).to_dict()
+    go.Figure(charts.projector_figure(fig).to_dict())
 
 
 def test_non_digit_answers_puts_one_labelled_dot_per_image_and_model():
@@ -201,4 +202,4 @@ def test_non_digit_answers_puts_one_labelled_dot_per_image_and_model():
     assert list(dots[0].text) == [str(d % 10) for d in range(20)] and list(dots[0].y) == pytest.approx([0.91] * 20)
     assert len(fig.layout.shapes) == 1 and fig.layout.shapes[0].y0 == 0.8  # only the ANN has a threshold here
     assert fig.layout.yaxis2.title.text and fig.layout.xaxis2.title.text == "letter"
-    charts.projector_figure(fig).to_dict()
+    go.Figure(charts.projector_figure(fig).to_dict())

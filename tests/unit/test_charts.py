@@ -173,8 +173,18 @@ def test_projector_figures_pass_plotlys_validators():
                charts.image_grid(rng.random((10, 28, 28)), charts.DIGITS),
                charts.probability_bars(rng.dirichlet(np.ones(10)), "#D55E00", title="ANN"),
                charts.training_curves([{"label": "a", "color": "#000", "records": [{"epoch": 1, "loss": 0.5}]}]),
-               charts.confusion_heatmap(matrix), charts.per_class_bars(metrics)]
+               charts.confusion_heatmap(matrix), charts.per_class_bars(metrics),
+               # built as plain dicts, unvalidated for speed: checked here
+               charts.attribution_maps(rng.random((28, 28)), [("a", rng.normal(size=(28, 28)))] * 4, columns=4,
+                                       title="t"),
+               charts.diverging_grid(rng.normal(size=(8, 28, 28)), list("abcdefgh"), numbers=range(8), title="t"),
+               charts.feature_map_grid(rng.normal(size=(16, 14, 14)), list("abcdefghijklmnop"), channels=range(16)),
+               charts.evidence_flow(rng.normal(size=(8, 10)), list("abcdefgh"), 3, title="t"),
+               charts.clickable_map(rng.random((5, 5)), (1, 2), "t"),
+               charts.digit_with_box(rng.random((28, 28)), (1, 2, 3, 4), "t"),
+               charts.sweep_lines([0, 1], [{"label": "a", "color": "#000", "values": [0.1, 0.2]}], 0, "x", 3)]
     for fig in figures:
+        go.Figure(fig.to_dict())
         go.Figure(charts.projector_figure(fig).to_dict())  # raises on anything plotly would refuse
 
 
@@ -204,7 +214,8 @@ def test_a_mosaic_names_each_tile_by_its_number_in_the_hover():
     z = np.asarray(fig.data[0].z, float)
     gap = charts._tile_gap(5)
     assert custom[0, 0].tolist() == [17, 0, 0] and custom[4, 5 + gap + 4].tolist() == [4, 4, 4]
-    np.testing.assert_array_equal(z[5 + gap:, :5], maps[2]) and custom[5 + gap, 0].tolist() == [9, 0, 0]
+    np.testing.assert_array_equal(z[5 + gap:, :5], maps[2])
+    assert custom[5 + gap, 0].tolist() == [9, 0, 0]
     assert "channel %{customdata[0]}" in fig.data[0].hovertemplate
 
 

@@ -249,3 +249,21 @@ def test_explain_digit_gives_every_view_of_one_model(build):
     assert {name: len(p) for name, p in result.sweeps.items()} == {n: len(a) for n, a in explain.SWEEPS.items()}
     assert (result.units is None) == (build is conv_model) and bool(result.feature_maps) == (build is conv_model)
     assert result.probabilities.sum() == pytest.approx(1, abs=1e-5)
+
+
+def test_a_block_that_pools_before_its_relu_shows_the_maps_after_the_relu():
+    """seed004-cnn's order: Conv (no activation) → MaxPool → ReLU; max and ReLU commute, so the maps
+    after the ReLU are the block's, not the signed conv outputs."""
+    rng = np.random.default_rng(15)
+    model = classifier_from_spec("pool-first", ModelSpec("pool-first", (
+        layer("Reshape", shape=(28, 28, 1)),
+        layer("Conv2D", {"padding": "valid", "activation": "linear"}, [random_weights(rng, 3, 3, 1, 4), np.zeros(4)]),
+        layer("MaxPooling2D", {"pool_size": [2, 2]}),
+        layer("ReLU"),
+        layer("Flatten"),
+        layer("Dense", {"activation": "softmax"}, [random_weights(rng, 13 * 13 * 4, 10), np.zeros(10)]),
+    ), 100_000))
+    assert explain.conv_outputs(model) == [3]
+    block = explain.feature_maps(model, rng.uniform(0, 1, (28, 28)).astype(np.float32))[0]
+    assert block.maps.shape == (4, 13, 13) and block.maps.min() >= 0
+    assert explain.receptive_field(model, 3, 0, 0) == (0, 0, 3, 3)  # a pooled cell: 2×2 windows of 3×3
