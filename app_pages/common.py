@@ -206,7 +206,9 @@ def evaluation_of(name: str) -> evaluation.Evaluation | None:
     return evaluation.Evaluation(test_predictions(name, file_hash), dataset().y_test)
 
 
-@st.cache_data(show_spinner="Measuring how honest the model's confidence is …", max_entries=16)
+# cache_resource, not cache_data: the Draw page reads it on every stroke of every session, and
+# cache_data would unpickle a copy each time; the result is shared read-only.
+@st.cache_resource(show_spinner="Measuring how honest the model's confidence is …", max_entries=16)
 def calibration_for(name: str, file_hash: str):
     # Keyed by the file's hash, like test_predictions: a model saved over the name is measured again.
     from mnist_core import calibration
