@@ -50,6 +50,11 @@ def saved_models() -> list[dict]:
     return rows
 
 
+def model_label(kind: str, name: str) -> str:
+    """How every page names a model: its family, then its name ("CNN · cnn")."""
+    return f"{KIND_LABEL[kind]} · {name}"
+
+
 def models_of_kind(kind: str) -> list[str]:
     """Saved models of one family, the shipped one first."""
     return [m["name"] for m in saved_models() if m["kind"] == kind]

@@ -55,7 +55,7 @@ def honest_confidence_section(chosen: dict[str, str]) -> None:
         return
 
     def label(kind: str) -> str:
-        return f"{common.KIND_LABEL[kind]} · {chosen[kind]}"
+        return common.model_label(kind, chosen[kind])
 
     any_measure = next(iter(measured.values()))
     # ---- on test digits

@@ -57,7 +57,7 @@ def look_inside(indices: np.ndarray, key: str, limit: int = 30) -> None:
 
 
 def matrix_panel(kind: str, result: evaluation.Evaluation) -> None:
-    label = f"{common.KIND_LABEL[kind]} · {chosen[kind]}"
+    label = common.model_label(kind, chosen[kind])
     st.metric(f"{label} · test accuracy", common.percent(result.accuracy),
               f"{result.errors} errors of {len(result.labels):,}", delta_color="off", delta_arrow="off")
     height = 480 if len(results) > 1 else 620  # a half-width column holds a smaller square
@@ -100,14 +100,14 @@ columns = st.columns(len(results))
 for column, (kind, result) in zip(columns, results.items()):
     with column:
         metrics = evaluation.per_class_metrics(result.matrix)
-        st.markdown(f"**{common.KIND_LABEL[kind]} · {chosen[kind]}**: accuracy {result.accuracy:.2%}")
+        st.markdown(f"**{common.model_label(kind, chosen[kind])}**: accuracy {result.accuracy:.2%}")
         common.plotly_chart(charts.per_class_bars(metrics), width="stretch", key=f"per_class_{kind}")
         st.dataframe(metrics.style.format({"precision": "{:.2%}", "recall": "{:.2%}", "f1": "{:.2%}"}),
                      hide_index=True, width="stretch")
 
 st.subheader("Most confident mistakes")
 for kind, result in results.items():
-    st.markdown(f"**{common.KIND_LABEL[kind]} · {chosen[kind]}**: wrong, and sure of it")
+    st.markdown(f"**{common.model_label(kind, chosen[kind])}**: wrong, and sure of it")
     mistakes = evaluation.most_confident_mistakes(result, 20)
     gallery(mistakes, result, limit=20)
     look_inside(mistakes, f"mistakes_{kind}", limit=20)

@@ -84,7 +84,7 @@ with right:
     columns = st.columns(len(kinds))
     for column, kind in zip(columns, kinds):
         with column:
-            label = f"{common.KIND_LABEL[kind]} · {chosen[kind]}"
+            label = common.model_label(kind, chosen[kind])
             if kind in probabilities:
                 p = probabilities[kind]
                 digit = int(np.argmax(p))
@@ -144,7 +144,7 @@ if image is not None:
         answers = []
         for kind, faithful in probabilities.items():
             squashed = classifiers[kind].predict_proba(naive[None])[0]
-            answers.append({"model": f"{common.KIND_LABEL[kind]} · {chosen[kind]}",
+            answers.append({"model": common.model_label(kind, chosen[kind]),
                             "MNIST-faithful input": f"{int(np.argmax(faithful))} ({faithful.max():.0%})",
                             "naive resize": f"{int(np.argmax(squashed))} ({squashed.max():.0%})"})
         st.dataframe(answers, hide_index=True)

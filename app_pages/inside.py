@@ -28,7 +28,7 @@ def explained(name: str, file_hash: str, pixels: bytes, target: int) -> explain.
 
 
 def label(kind: str) -> str:
-    return f"{common.KIND_LABEL[kind]} · {chosen[kind]}"
+    return common.model_label(kind, chosen[kind])
 
 
 st.title("Inside the models")
@@ -92,14 +92,17 @@ else:
     pick[1].page_link("app_pages/draw.py", label="Draw another", icon=":material/draw:")
 state[f"kept-{SOURCE_KEY}"], state[f"kept-{INDEX_KEY}"] = source, state[INDEX_KEY]
 
-answers = {kind: c.predict_proba(image[None])[0] for kind, c in classifiers.items()}
-votes = [int(np.argmax(p)) for p in answers.values()]
-default_target = truth if truth is not None else votes[-1]  # the CNN's answer when both are shown
+pixels = image.tobytes()
+digit_key = hash(pixels)  # widgets whose choice belongs to this digit carry it in their key
+if truth is None:  # a drawing: follow the answer (the CNN's when both are shown)
+    default_target = int(classifiers[list(classifiers)[-1]].predict(image[None])[0])
+else:
+    default_target = truth
 target = pick[2].selectbox("Follow the probability of", list(range(10)), index=default_target,
-                           key=f"inside_target-{hash(image.tobytes())}",
+                           key=f"inside_target-{digit_key}",
                            help="The maps and the sweeps follow this digit: the true one for a test "
                                 "image, the answer for a drawing. Pick another to ask 'why not a 9?'")
-results = {kind: explained(chosen[kind], common.model_hash(chosen[kind]), image.tobytes(), target)
+results = {kind: explained(chosen[kind], common.model_hash(chosen[kind]), pixels, target)
            for kind in classifiers}
 
 # ------------------------------------------------------------------ the answers
@@ -182,7 +185,7 @@ if "cnn" in results and results["cnn"].feature_maps:
     block = blocks[block_number - 1]
     channel = choose[1].selectbox("Channel (most active first)", list(block.channels), key=f"inside_rf_channel-{block_number}")
     values = block.maps[list(block.channels).index(channel)]
-    cell_key = f"inside_rf_cell-{chosen['cnn']}-{block_number}-{channel}-{hash(image.tobytes())}"
+    cell_key = f"inside_rf_cell-{chosen['cnn']}-{block_number}-{channel}-{digit_key}"
     cell = st.session_state.get(cell_key)
     if cell is None or not (cell[0] < values.shape[0] and cell[1] < values.shape[1]):
         cell = tuple(int(v) for v in np.unravel_index(np.argmax(values), values.shape))  # the strongest

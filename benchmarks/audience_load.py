@@ -372,19 +372,24 @@ class Level:
 
 
 @dataclass
-class Stats:
-    latencies: list = field(default_factory=list)
-    right: Counter = field(default_factory=Counter)   # "ANN" / "CNN" → right verdicts
+class SessionStats:
+    """What every simulated person's sessions count (talk_load's phones too)."""
+    right: Counter = field(default_factory=Counter)   # "ANN" / "CNN" → right answers
     errors: Counter = field(default_factory=Counter)
     examples: dict = field(default_factory=dict)      # error kind → first message
     open_times: list = field(default_factory=list)
-    clear_times: list = field(default_factory=list)
     odd: Counter = field(default_factory=Counter)
 
     def error(self, kind: str, example: str = "") -> None:
         self.errors[kind] += 1
         if example:
             self.examples.setdefault(kind, example)
+
+
+@dataclass
+class Stats(SessionStats):
+    latencies: list = field(default_factory=list)
+    clear_times: list = field(default_factory=list)
 
 
 async def visit(open_session, open_page, act, stats) -> bool:

@@ -77,14 +77,13 @@ import sys
 import tempfile
 import time
 import urllib.parse
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from audience_load import (CANVAS_COMPONENT, GRACE, LOOPBACK, POOL_LIMIT, SLOW, AppMismatch, Digit, LevelOver,
-                           Run, Session, cpu_seconds, mb_text, percentile, render_digits, rss_mb, seconds_text,
+                           Run, Session, SessionStats, cpu_seconds, mb_text, percentile, render_digits, rss_mb, seconds_text,
                            server_answers, start_server, stop_server, visit)
 from mnist_core import crowd, preprocess, talk  # audience_load put the project on sys.path
 from streamlit.proto.WidgetStates_pb2 import WidgetState
@@ -195,19 +194,9 @@ class Answer:
 
 
 @dataclass
-class Stats:
+class Stats(SessionStats):
     sent: int = 0
     answers: list = field(default_factory=list)
-    right: Counter = field(default_factory=Counter)   # "ANN" / "CNN" → right answers
-    errors: Counter = field(default_factory=Counter)
-    examples: dict = field(default_factory=dict)
-    open_times: list = field(default_factory=list)
-    odd: Counter = field(default_factory=Counter)
-
-    def error(self, kind: str, example: str = "") -> None:
-        self.errors[kind] += 1
-        if example:
-            self.examples.setdefault(kind, example)
 
 
 @dataclass

@@ -292,12 +292,9 @@ class Calibration:
     temperature: float  # applied before the threshold (1.0 when scaling did not help)
     fitted_temperature: float  # what the fit found, kept or not
     threshold: float  # unsure when the top probability (after T) is below this
-    ece_before: float  # held-out half, the probabilities as the model gives them
-    ece_scaled: float  # held-out half, after `fitted_temperature` (applied or not)
-    ece_after: float  # held-out half, after `temperature`: what the Draw page's confidences have
-    before: Reliability
-    scaled: Reliability
-    after: Reliability
+    before: Reliability  # held-out half, the probabilities as the model gives them
+    scaled: Reliability  # held-out half, after `fitted_temperature` (applied or not)
+    after: Reliability  # held-out half, after `temperature`: what the Draw page's confidences have
     mistakes: int  # the model's mistakes in the held-out half
     caught_mistakes: float  # share of them flagged unsure
     flagged_correct: float  # share of the held-out correct answers flagged unsure
@@ -305,6 +302,18 @@ class Calibration:
     non_digit_probabilities: np.ndarray  # (n, 10) after `temperature`, for `non_digits(seed)`
     seed: int
     measured_on: int  # images in the held-out half
+
+    @property
+    def ece_before(self) -> float:
+        return self.before.ece
+
+    @property
+    def ece_scaled(self) -> float:
+        return self.scaled.ece
+
+    @property
+    def ece_after(self) -> float:
+        return self.after.ece
 
 
 def unsure_threshold(confidence_of_correct: np.ndarray, rate: float = CORRECT_FLAG_RATE) -> float:
@@ -348,8 +357,7 @@ def calibrate(classifier, test_probabilities: np.ndarray, labels: np.ndarray, se
     non_digit = with_temperature(classifier.predict_proba(non_digits(seed).images), temperature)
     return Calibration(
         temperature=float(temperature), fitted_temperature=float(fitted), threshold=threshold,
-        ece_before=before.ece, ece_scaled=scaled.ece, ece_after=after.ece, before=before, scaled=scaled,
-        after=after, mistakes=mistakes,
+        before=before, scaled=scaled, after=after, mistakes=mistakes,
         caught_mistakes=float(held_flagged[~held_correct].mean()) if mistakes else 0.0,
         flagged_correct=float(held_flagged[held_correct].mean()) if held_correct.any() else 0.0,
         flagged_non_digits=float((non_digit.max(axis=1) < threshold).mean()),

@@ -34,10 +34,11 @@ def _batch(images) -> np.ndarray:
     return x
 
 
-def layer_outputs(classifier: Classifier, images) -> list[np.ndarray]:
-    """[input, output of op 1, …, probabilities]: one entry per op of the forward pass."""
+def layer_outputs(classifier: Classifier, images, ops: list | None = None) -> list[np.ndarray]:
+    """[input, output of op 1, …, probabilities]: one entry per op of the forward pass (of `ops`,
+    the first of the classifier's ops, when given)."""
     outputs = [_batch(images)]
-    for op in classifier.ops:
+    for op in classifier.ops if ops is None else ops:
         outputs.append(op(outputs[-1]))
     return outputs
 
@@ -73,9 +74,7 @@ def outputs_of(classifier: Classifier, images, output: str = PROBABILITY) -> np.
 def input_gradient(classifier: Classifier, images, target, output: str = PROBABILITY) -> np.ndarray:
     """d output[target] / d pixel, shape (n, 28, 28); `target` one class or one per image."""
     ops = _ops_for(classifier, output)
-    outputs = [_batch(images)]
-    for op in ops:
-        outputs.append(op(outputs[-1]))
+    outputs = layer_outputs(classifier, images, ops)
     grad = np.zeros_like(outputs[-1])
     grad[np.arange(len(grad)), np.broadcast_to(np.asarray(target), len(grad))] = 1.0
     for op, x, y in zip(reversed(ops), reversed(outputs[:-1]), reversed(outputs[1:])):
