@@ -1,10 +1,11 @@
-"""python -m mnist_core fetch | train | evaluate | list | crowd"""
+"""python -m mnist_core fetch | train | evaluate | list | experiment | crowd"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from pathlib import Path
 
 
 def _fetch(args) -> int:
@@ -86,6 +87,36 @@ def _list(args) -> int:
     return 0
 
 
+def _experiment(args) -> int:
+    from . import experiments
+    from .data import MnistUnavailableError
+
+    width = 30
+
+    def bar(p: experiments.ExperimentProgress) -> None:
+        done = int(width * p.fraction)
+        left = f"  about {p.seconds_left:,.0f} s left" if p.seconds_left is not None else ""
+        print(f"\r  [{'#' * done}{'.' * (width - done)}] {p.fraction:4.0%}  {p.text}{left}" + " " * 10,
+              end="", flush=True)
+
+    setting = "quick" if args.quick else "full"
+    path = experiments.result_path(args.name, args.quick, args.out)
+    print(f"Experiment {args.name} ({setting} setting, seed {args.seed}) → {path}", flush=True)
+    try:
+        result = experiments.run_experiment(args.name, quick=args.quick, seed=args.seed, progress=bar)
+    except MnistUnavailableError as exc:
+        print(f"\nerror: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nStopped; nothing written.", file=sys.stderr)
+        return 130
+    experiments.save_result(result, path)
+    print(f"\nDone in {result.seconds:.0f} s; wrote {path}.")
+    for line in experiments.summary(result):
+        print(f"  {line}")
+    return 0
+
+
 def _crowd_store(args):
     """The room's database, refusing to create an empty one where the user expected digits."""
     from pathlib import Path
@@ -145,6 +176,8 @@ def _crowd_export(args) -> int:
 
 
 def main(argv=None) -> int:
+    from .experiments import NAMES as EXPERIMENTS
+
     parser = argparse.ArgumentParser(prog="python -m mnist_core", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("fetch", help="download and verify MNIST into the cache").set_defaults(func=_fetch)
@@ -165,6 +198,13 @@ def main(argv=None) -> int:
     evaluate.add_argument("name")
     evaluate.set_defaults(func=_evaluate)
     sub.add_parser("list", help="saved models").set_defaults(func=_list)
+    experiment = sub.add_parser("experiment", help="run one of the Experiments page's experiments, write its result")
+    experiment.add_argument("name", choices=EXPERIMENTS)
+    experiment.add_argument("--quick", action="store_true", help="the quick setting (≤ 60 s), as the page runs live")
+    experiment.add_argument("--seed", type=int, default=0)
+    experiment.add_argument("--out", type=Path, help="folder for the result (default: MNIST_EXPERIMENTS_DIR, "
+                                                      "else trained_models/experiments)")
+    experiment.set_defaults(func=_experiment)
     crowd = sub.add_parser("crowd", help="a talk room's digits: list talks, export them")
     crowd_sub = crowd.add_subparsers(dest="crowd_command", required=True)
     talks = crowd_sub.add_parser("talks", help="every talk with its digit counts, newest first")

@@ -222,6 +222,56 @@ def build_model(name: str) -> keras.Model:
     )
 
 
+# ------------------------------------------------------------------ parameter-matched pairs
+# The Experiments page's fair fight: an ANN and a CNN with the same number of weights, so any gap is
+# what the architecture assumes, not its size. Counts are worked out here (and checked against
+# Keras in the tests) so the server can show them without building a model.
+
+def matched_ann_hidden(target: int) -> int:
+    """Hidden units h of Flatten → Dense h ReLU → Dense 10: 785h + 10(h + 1) weights."""
+    return max(1, round((target - 10) / 795))
+
+
+def matched_cnn_shape(target: int) -> tuple[int, int]:
+    """(filters f, dense units d) of Conv f → pool → Conv 2f → pool → Dense d → 10 (3×3 valid convs,
+    so the 28 px digit becomes 5×5×2f). f grows with the square root of the budget; d takes the rest.
+    The convolutions hold a few percent of the weights: sharing them is what makes them cheap."""
+    filters = max(2, round(target ** 0.5 / 20))
+    conv = 10 * filters + 18 * filters ** 2 + 2 * filters + 10  # both convs and the output bias
+    dense = max(1, round((target - conv) / (50 * filters + 11)))
+    return filters, dense
+
+
+def matched_parameters(kind: str, target: int) -> int:
+    if kind == "ann":
+        hidden = matched_ann_hidden(target)
+        return 795 * hidden + 10
+    filters, dense = matched_cnn_shape(target)
+    return 12 * filters + 18 * filters ** 2 + (50 * filters + 11) * dense + 10
+
+
+def matched_model(kind: str, target: int) -> keras.Model:
+    """A fresh, uncompiled ANN or CNN with about `target` parameters."""
+    import keras
+    from keras import layers
+
+    if kind == "ann":
+        body = [layers.Flatten(name="flatten"), _dense(matched_ann_hidden(target), "relu", "hidden")]
+    else:
+        filters, dense = matched_cnn_shape(target)
+        body = [
+            layers.Reshape((28, 28, 1), name="add_channel"),
+            layers.Conv2D(filters, 3, activation="relu", name="conv1"),
+            layers.MaxPooling2D(2, name="pool1"),
+            layers.Conv2D(2 * filters, 3, activation="relu", name="conv2"),
+            layers.MaxPooling2D(2, name="pool2"),
+            layers.Flatten(name="flatten"),
+            _dense(dense, "relu", "dense"),
+        ]
+    return keras.Sequential([keras.Input(INPUT_SHAPE, name="pixels"), *body,
+                             _dense(NUM_CLASSES, "softmax", "output")], name=f"{kind}_{target}")
+
+
 def layer_table(model: keras.Model) -> list[dict]:
     """One row per layer (name, type, output shape, parameters) for summaries in the UI."""
     rows = []

@@ -164,54 +164,50 @@ _PROJECT_ROOT = Path(__file__).resolve().parent.parent  # on the worker's PYTHON
 _run_files: Path | None = None  # this process's folder for trained-but-unsaved models
 
 
-def find_run(run_id: str | None) -> "TrainingRun | None":
+def find_run(run_id: str | None) -> "WorkerRun | None":
     with _runs_lock:
         return _runs.get(run_id) if run_id else None
 
 
-def active_runs() -> list["TrainingRun"]:
+def active_runs() -> list["WorkerRun"]:
     with _runs_lock:
         return [run for run in _runs.values() if run.is_active]
 
 
-def _run_file(run_id: str) -> Path:
-    """Where a run's worker writes its model: a temp folder of this process, removed at exit."""
+def _run_files_dir() -> Path:
+    """Where workers write what they made (models, results): a temp folder of this process, removed at exit."""
     global _run_files
     with _runs_lock:
         if _run_files is None:
             _run_files = Path(tempfile.mkdtemp(prefix="mnist-runs-"))
             atexit.register(shutil.rmtree, _run_files, ignore_errors=True)
-    return _run_files / f"{run_id}.keras"
+    return _run_files
 
 
-def _crash_message(exitcode: int | None) -> str:
+def _run_file(run_id: str) -> Path:
+    return _run_files_dir() / f"{run_id}.keras"
+
+
+def _crash_message(exitcode: int | None, what: str, retry: str) -> str:
     if exitcode is not None and exitcode < 0:
         name = signal.Signals(-exitcode).name
         why = (f"it was killed ({name}): the machine may have run out of memory, or the process was ended "
                f"from outside" if -exitcode == signal.SIGKILL else f"it ended on signal {name}")
     else:
         why = f"it exited with code {exitcode} before reporting a result"
-    return (f"The training process stopped unexpectedly: {why}. What it learned is lost; the app and "
-            f"every other session go on. Press Start training to try again (fewer training images or a "
-            f"smaller network need less memory).")
+    return f"The {what} process stopped unexpectedly: {why}. {retry}"
 
 
-class TrainingRun:
-    """Train one preset in a worker process. `start()` returns at once; `run()` waits for the end.
-    `snapshot()` is safe from any thread; `on_epoch`/`on_batch` are called from a reader thread."""
+class WorkerRun:
+    """A job in a worker process (`python -m mnist_core.training_worker`): start, Stop, re-attach by id,
+    the server's cap on concurrent jobs, and a clear failure when the worker dies. Subclasses say what
+    the job is (`_job`), what its reports mean (`_report`) and what its outcome leaves (`_outcome`)."""
 
-    def __init__(self, config: TrainingConfig, data=None,
-                 on_epoch: Callable[[EpochRecord], None] | None = None,
-                 on_batch: Callable[[BatchProgress], None] | None = None,
-                 evaluate_test: bool = True, test_every_epoch: bool = False):
-        # data: ((x_train, y_train), (x_test, y_test)) for the worker (pickled to it); None: the
-        # worker loads verified MNIST from the cache itself, which is faster than sending 55 MB.
-        available = MNIST_TRAIN_IMAGES if data is None else len(data[0][0])
-        self.config = validate(config, available)
-        self.preset = models.get_preset(self.config.preset)
-        self._data = data
-        self._on_epoch, self._on_batch = on_epoch, on_batch
-        self._evaluate_test, self._test_every_epoch = evaluate_test, test_every_epoch
+    what = "training"  # in messages: "The training process stopped unexpectedly …"
+    retry = ("What it learned is lost; the app and every other session go on. Press Start training to try "
+             "again (fewer training images or a smaller network need less memory).")
+
+    def __init__(self):
         self._lock = threading.Lock()
         self._stop_requested = False
         self._control: Connection | None = None
@@ -219,32 +215,34 @@ class TrainingRun:
         self._reader: threading.Thread | None = None
         self._state = "ready"
         self._status = ""
-        self._records: list[EpochRecord] = []
-        self._progress: BatchProgress | None = None
         self._message = ""
         self._started = None
         self._seconds = 0.0
-        self.test_accuracy: float | None = None
-        self.parameters: int | None = None
-        self.versions: dict = {}
-        self.model_file: Path | None = None  # the trained model, once the worker wrote it
         self.id = uuid.uuid4().hex[:10]
+
+    def _job(self):
+        raise NotImplementedError
+
+    def _report(self, kind: str, payload) -> None:
+        """A report other than status, state and done."""
+
+    def _outcome(self, outcome):
+        """Keep what a finished, stopped or failed worker's Outcome leaves; the outcome to show."""
+        return outcome
 
     # ------------------------------------------------------------ control
 
-    def start(self) -> "TrainingRun":
+    def start(self) -> "WorkerRun":
         """Start the worker; TrainingBusyError when the server's cap is reached."""
-        from . import training_worker
-
         if not _run_slots.acquire(blocking=False):
             raise TrainingBusyError(
-                f"{MAX_CONCURRENT_RUNS} training runs are already going on this server, its cap on a "
-                f"2-core machine. Wait for one to finish or stop it, then press Start again.")
+                f"{MAX_CONCURRENT_RUNS} training runs or experiments are already going on this server, its cap "
+                f"on a 2-core machine. Wait for one to finish or stop it, then press the button again.")
         try:
             receiver = self._launch()
         except BaseException:
             _run_slots.release()
-            self._set(state="failed", message="The training process could not be started.")
+            self._set(state="failed", message=f"The {self.what} process could not be started.")
             raise
         with _runs_lock:
             _runs[self.id] = self
@@ -253,7 +251,7 @@ class TrainingRun:
                 if _runs[oldest].is_active:
                     break
                 _runs.pop(oldest).discard()
-        self._reader = threading.Thread(target=self._listen, args=(receiver,), name=f"train-{self.id}", daemon=True)
+        self._reader = threading.Thread(target=self._listen, args=(receiver,), name=f"worker-{self.id}", daemon=True)
         self._reader.start()
         return self
 
@@ -263,7 +261,7 @@ class TrainingRun:
         control_read, control_write = os.pipe()
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(_PROJECT_ROOT), os.environ.get("PYTHONPATH")])))
         try:
-            self._set(state="running", status="Starting the training process …", started=time.perf_counter())
+            self._set(state="running", status="Starting the worker process …", started=time.perf_counter())
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "mnist_core.training_worker", str(report_write), str(control_read)],
                 pass_fds=(report_write, control_read), stdin=subprocess.DEVNULL, env=env)
@@ -271,21 +269,19 @@ class TrainingRun:
             os.close(report_write)
             os.close(control_read)
         self._control = Connection(control_write, readable=False)
-        self._control.send((self.config, self._data, self._evaluate_test, str(_run_file(self.id)),
-                            self._test_every_epoch))
+        self._control.send(self._job())
         if self._stop_requested:
             self._control.send("stop")
-        self._data = None  # the worker has its copy
         return Connection(report_read, writable=False)
 
-    def run(self) -> RunSnapshot:
-        """Start and wait for the end. Never raises for training problems: they end in state 'failed'."""
+    def run(self):
+        """Start and wait for the end. Never raises for the job's problems: they end in state 'failed'."""
         self.start()
         self.wait()
         return self.snapshot()
 
     def stop(self) -> None:
-        """Ask the run to end after the current batch; what it learned so far is kept."""
+        """Ask the job to end after the current batch."""
         self._stop_requested = True
         try:
             if self._control is not None and self.is_active:
@@ -299,10 +295,7 @@ class TrainingRun:
         return not self.is_active
 
     def discard(self) -> None:
-        """Forget the trained model file (a run that was never saved, pushed out by newer runs)."""
-        if self.model_file is not None:
-            self.model_file.unlink(missing_ok=True)
-            self.model_file = None
+        """Forget what the job left behind (a run pushed out by newer ones)."""
 
     @property
     def pid(self) -> int | None:
@@ -316,11 +309,9 @@ class TrainingRun:
     def state(self) -> str:
         return self._state
 
-    def snapshot(self) -> RunSnapshot:
-        with self._lock:
-            seconds = self._seconds if not self.is_active or self._started is None else time.perf_counter() - self._started
-            return RunSnapshot(self._state, tuple(self._records), self._progress, self._message,
-                               self.test_accuracy, seconds, self._status)
+    def _elapsed(self) -> float:
+        """Seconds so far (while running) or in all (after); call with the lock held."""
+        return self._seconds if not self.is_active or self._started is None else time.perf_counter() - self._started
 
     def _set(self, **fields) -> None:
         with self._lock:
@@ -337,27 +328,20 @@ class TrainingRun:
                     kind, payload = receiver.recv()
                 except (EOFError, OSError):  # the worker is gone, finished or not
                     break
-                except Exception as exc:  # a garbled message: end the run rather than guess
+                except Exception as exc:  # a garbled message: end the job rather than guess
                     from .training_worker import Outcome
                     self._process.kill()
-                    outcome = Outcome("failed", f"Training failed: the training process sent an unreadable "
+                    outcome = Outcome("failed", f"The {self.what} failed: its process sent an unreadable "
                                                 f"report ({type(exc).__name__}: {exc}).")
                     break
-                if kind == "batch":
-                    self._set(progress=payload, status="")
-                    if self._on_batch:
-                        self._on_batch(payload)
-                elif kind == "epoch":
-                    with self._lock:
-                        self._records.append(payload)
-                    if self._on_epoch:
-                        self._on_epoch(payload)
-                elif kind == "status":
+                if kind == "status":
                     self._set(status=payload)
                 elif kind == "state":
                     self._set(state=payload)
                 elif kind == "done":
                     outcome = payload
+                else:
+                    self._report(kind, payload)
         finally:
             receiver.close()
             try:
@@ -371,17 +355,133 @@ class TrainingRun:
 
     def _finish(self, outcome) -> None:
         if outcome is None:
-            self._set(state="failed", message=_crash_message(self._process.returncode))
+            self._set(state="failed", message=_crash_message(self._process.returncode, self.what, self.retry))
         else:
-            self.test_accuracy, self.parameters = outcome.test_accuracy, outcome.parameters
-            self.versions = outcome.versions or {}
-            if outcome.model_written:
-                self.model_file = _run_file(self.id)
+            outcome = self._outcome(outcome)
             self._set(state=outcome.state, message=outcome.message)
         with self._lock:
             self._status = ""
             if self._started is not None:
                 self._seconds = time.perf_counter() - self._started
+
+
+class TrainingRun(WorkerRun):
+    """Train one preset in a worker process. `start()` returns at once; `run()` waits for the end.
+    `snapshot()` is safe from any thread; `on_epoch`/`on_batch` are called from a reader thread."""
+
+    def __init__(self, config: TrainingConfig, data=None,
+                 on_epoch: Callable[[EpochRecord], None] | None = None,
+                 on_batch: Callable[[BatchProgress], None] | None = None,
+                 evaluate_test: bool = True, test_every_epoch: bool = False):
+        # data: ((x_train, y_train), (x_test, y_test)) for the worker (pickled to it); None: the
+        # worker loads verified MNIST from the cache itself, which is faster than sending 55 MB.
+        super().__init__()
+        available = MNIST_TRAIN_IMAGES if data is None else len(data[0][0])
+        self.config = validate(config, available)
+        self.preset = models.get_preset(self.config.preset)
+        self._data = data
+        self._on_epoch, self._on_batch = on_epoch, on_batch
+        self._evaluate_test, self._test_every_epoch = evaluate_test, test_every_epoch
+        self._records: list[EpochRecord] = []
+        self._progress: BatchProgress | None = None
+        self.test_accuracy: float | None = None
+        self.parameters: int | None = None
+        self.versions: dict = {}
+        self.model_file: Path | None = None  # the trained model, once the worker wrote it
+
+    def _job(self):
+        job = (self.config, self._data, self._evaluate_test, str(_run_file(self.id)), self._test_every_epoch)
+        self._data = None  # the worker has its copy
+        return job
+
+    def discard(self) -> None:
+        """Forget the trained model file (a run that was never saved, pushed out by newer runs)."""
+        if self.model_file is not None:
+            self.model_file.unlink(missing_ok=True)
+            self.model_file = None
+
+    def snapshot(self) -> RunSnapshot:
+        with self._lock:
+            return RunSnapshot(self._state, tuple(self._records), self._progress, self._message,
+                               self.test_accuracy, self._elapsed(), self._status)
+
+    def _report(self, kind: str, payload) -> None:
+        if kind == "batch":
+            self._set(progress=payload, status="")
+            if self._on_batch:
+                self._on_batch(payload)
+        elif kind == "epoch":
+            with self._lock:
+                self._records.append(payload)
+            if self._on_epoch:
+                self._on_epoch(payload)
+
+    def _outcome(self, outcome):
+        self.test_accuracy, self.parameters = outcome.test_accuracy, outcome.parameters
+        self.versions = outcome.versions or {}
+        if outcome.model_written:
+            self.model_file = _run_file(self.id)
+        return outcome
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentSnapshot:
+    state: str  # ready | running | finished | stopped | failed
+    progress: object | None  # experiments.ExperimentProgress
+    message: str
+    result: object | None  # experiments.ExperimentResult, once finished
+    seconds: float
+    status: str = ""
+
+
+class ExperimentRun(WorkerRun):
+    """One of the Experiments page's experiments (`experiments.run_experiment`) in a worker process,
+    with its progress. The worker writes the result file (by default the experiment's quick or full
+    file, which the page reads) only when it finishes: Stop or a failure leave the old file as it was."""
+
+    what = "experiment"
+    retry = "Nothing was recorded; the app and every other session go on. Press Run to try again."
+
+    def __init__(self, name: str, quick: bool = True, seed: int = 0, setting=None, data=None,
+                 result_file: Path | None = None):
+        from . import experiments
+
+        super().__init__()
+        self.name, self.quick, self.seed = name, quick, seed
+        self.result_file = Path(result_file or experiments.result_path(name, quick))  # an unknown name fails here
+        self._setting, self._data = setting, data
+        self._progress = None
+        self.result = None
+
+    def _job(self):
+        from .experiments import ExperimentJob
+
+        job = ExperimentJob(self.name, self.quick, self.seed, str(self.result_file), self._setting, self._data)
+        self._data = None
+        return job
+
+    def snapshot(self) -> ExperimentSnapshot:
+        with self._lock:
+            return ExperimentSnapshot(self._state, self._progress, self._message, self.result, self._elapsed(),
+                                      self._status)
+
+    def _report(self, kind: str, payload) -> None:
+        if kind == "progress":
+            self._set(progress=payload, status="")
+
+    def _outcome(self, outcome):
+        from . import experiments
+
+        if outcome.state != "finished":
+            return outcome
+        try:
+            self.result = experiments.load_result(self.result_file)
+        except experiments.ExperimentFileError as exc:
+            return dataclasses.replace(outcome, state="failed", message=str(exc))
+        if self.result is None:
+            return dataclasses.replace(outcome, state="failed",
+                                       message="The experiment's process ended without writing its result.")
+        return outcome
 
 
 def model_card(run: TrainingRun) -> dict:

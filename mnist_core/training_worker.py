@@ -11,7 +11,10 @@ worker sends, as pickled tuples:
     ("batch", BatchProgress)    at most every PROGRESS_INTERVAL s, and the last batch of an epoch
     ("epoch", EpochRecord)      when an epoch ends
     ("state", "evaluating")     scoring the test images
-    ("done", Outcome)           how it ended; the model file is written before this is sent
+    ("progress", ExperimentProgress)  an experiment's progress, at most every PROGRESS_INTERVAL s
+    ("done", Outcome)           how it ended; the model or result file is written before this is sent
+
+The job is a training run (a tuple: config, data, …) or an `experiments.ExperimentJob`.
 
 Stop sets an event that the Keras callback checks after every batch, so a run ends within one
 batch of the request. The control pipe closing means the server is gone: the worker exits.
@@ -32,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from . import models
+from .experiments import ExperimentJob
 from .training import BatchProgress, EpochRecord, TrainingConfig
 
 PROGRESS_INTERVAL = 0.2  # s; a message per batch (300/s for small ANNs) would keep the server's GIL busy
@@ -78,7 +82,7 @@ def main(report_fd: int, control_fd: int) -> None:
         pass
     reporter = _Reporter(Connection(report_fd, readable=False))
     control = Connection(control_fd, writable=False)
-    config, data, evaluate_test, model_path, test_every_epoch = control.recv()
+    job = control.recv()
     stop = threading.Event()
 
     def listen():
@@ -93,15 +97,43 @@ def main(report_fd: int, control_fd: int) -> None:
         reporter.send("status", "Starting TensorFlow …")
         import keras  # noqa: F401  (the slow import, before the clock of the first epoch starts)
 
-        if data is None:
-            reporter.send("status", "Loading MNIST …")
-            from .data import load_mnist
-            data = load_mnist()
-        reporter.send("status", "Building the model …")
-        outcome = KerasRun(config, data, reporter, stop.is_set, evaluate_test, test_every_epoch).run(model_path)
+        if isinstance(job, ExperimentJob):
+            outcome = run_experiment_job(job, reporter, stop.is_set)
+        else:
+            config, data, evaluate_test, model_path, test_every_epoch = job
+            if data is None:
+                reporter.send("status", "Loading MNIST …")
+                from .data import load_mnist
+                data = load_mnist()
+            reporter.send("status", "Building the model …")
+            outcome = KerasRun(config, data, reporter, stop.is_set, evaluate_test, test_every_epoch).run(model_path)
     except Exception as exc:  # reported to the page instead of dying silently
-        outcome = Outcome("failed", f"Training failed: {type(exc).__name__}: {exc}")
+        what = "The experiment" if isinstance(job, ExperimentJob) else "Training"
+        outcome = Outcome("failed", f"{what} failed: {type(exc).__name__}: {exc}")
     reporter.send("done", outcome)
+
+
+def run_experiment_job(job, reporter: _Reporter, should_stop) -> Outcome:
+    from . import experiments
+
+    def progress(p: experiments.ExperimentProgress) -> None:
+        now = time.perf_counter()
+        if now - reporter.last_progress >= PROGRESS_INTERVAL or p.fraction >= 1:
+            reporter.last_progress = now
+            reporter.send("progress", p)
+
+    data = job.data
+    if data is None:
+        reporter.send("status", "Loading MNIST …")
+        from .data import load_mnist
+        data = load_mnist()
+    reporter.send("status", "Building the first model …")
+    try:
+        result = experiments.run_experiment(job.name, job.quick, job.seed, job.setting, data, progress, should_stop)
+    except experiments.ExperimentStopped:
+        return Outcome("stopped", "Stopped by request; nothing was recorded, the shipped result is unchanged.")
+    experiments.save_result(result, Path(job.result_path))
+    return Outcome("finished", f"Finished in {result.seconds:.0f} s.", versions=result.versions)
 
 
 def _augmenter(seed: int):
