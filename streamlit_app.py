@@ -46,6 +46,7 @@ def demo_pages() -> list:
         st.Page("app_pages/confusion.py", title="Confusion matrix", icon=":material/grid_on:"),
         st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:"),
         st.Page("app_pages/inside.py", title="Inside the models", icon=":material/neurology:"),
+        st.Page("app_pages/experiments.py", title="Experiments", icon=":material/science:"),
     ]
 
 
@@ -63,7 +64,7 @@ def audience_pages(with_talk: bool) -> list:
     audience may not open. Streamlit serves a default page only at the root and answers any other
     unknown address with a 'Page not found' dialog over the page (seen on a phone: the QR code's
     /join itself got it), so each address is a page of its own that runs Join."""
-    closed = ["join", "home", "dataset", "train", "confusion", "draw", "inside"] + ([] if with_talk else ["talk"])
+    closed = ["join", "home", "dataset", "train", "confusion", "draw", "inside", "experiments"] + ([] if with_talk else ["talk"])
     pages = [join_page("join-start", default=True)] + [join_page(path) for path in closed]
     return pages + ([talk_page()] if with_talk else [])
 

@@ -242,12 +242,18 @@ def matched_cnn_shape(target: int) -> tuple[int, int]:
     return filters, dense
 
 
+def matched_conv_parameters(target: int) -> int:
+    """The weights in the matched CNN's two convolutions (3×3×1×f + f, then 3×3×f×2f + 2f)."""
+    filters, _ = matched_cnn_shape(target)
+    return 10 * filters + 18 * filters ** 2 + 2 * filters
+
+
 def matched_parameters(kind: str, target: int) -> int:
     if kind == "ann":
         hidden = matched_ann_hidden(target)
         return 795 * hidden + 10
     filters, dense = matched_cnn_shape(target)
-    return 12 * filters + 18 * filters ** 2 + (50 * filters + 11) * dense + 10
+    return matched_conv_parameters(target) + (50 * filters + 11) * dense + 10
 
 
 def matched_model(kind: str, target: int) -> keras.Model:

@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -46,7 +47,9 @@ def serving(tmp_path_factory, log_path: Path, env_extra: dict, command: list[str
     for name in ("ann", "cnn"):
         for suffix in (".keras", ".json"):
             (models_dir / f"{name}{suffix}").write_bytes((ROOT / "trained_models" / f"{name}{suffix}").read_bytes())
-    env = dict(os.environ, MNIST_MODELS_DIR=str(models_dir), **env_extra)
+    experiments_dir = models_dir / "experiments"  # the shipped results, and room for a quick run's
+    shutil.copytree(ROOT / "trained_models" / "experiments", experiments_dir)
+    env = dict(os.environ, MNIST_MODELS_DIR=str(models_dir), MNIST_EXPERIMENTS_DIR=str(experiments_dir), **env_extra)
     # The server's output goes to a file, never to an unread pipe: once a pipe's 64 KB buffer is
     # full, every thread that logs blocks for good.
     with log_path.open("wb") as log:

@@ -11,7 +11,8 @@ from .conftest import SERVER_PID, assert_no_exception, screenshot, server_log_ta
 pytestmark = pytest.mark.e2e
 
 PAGES = {"": "MNIST: ANN vs CNN, live", "dataset": "The MNIST dataset", "train": "Train a network live",
-         "confusion": "Where the models err", "draw": "Draw a digit", "inside": "Inside the models"}
+         "confusion": "Where the models err", "draw": "Draw a digit", "inside": "Inside the models",
+         "experiments": "Experiments: what convolution assumes"}
 
 
 def open_page(page, server, path):

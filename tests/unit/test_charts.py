@@ -237,3 +237,55 @@ def test_sweep_lines_mark_the_untouched_digit_and_name_their_axes():
 def test_image_strip_puts_digits_side_by_side():
     strip = charts.image_strip(np.ones((5, 28, 28)), factor=2, gap=3)
     assert strip.shape == (56, 5 * 56 + 4 * 3) and strip.dtype == np.uint8 and strip.max() == 255
+
+
+# ------------------------------------------------------------------ experiments
+COLORS, NAMES = {"ann": "#F28E2B", "cnn": "#4E79A7"}, {"ann": "ANN", "cnn": "CNN"}
+
+
+def test_shuffled_pixel_bars_hatch_a_fresh_run_and_label_each_bar():
+    rows = [{"model": k, "pixels": p, "accuracy": a} for k, p, a in
+            [("ann", "original", 0.976), ("ann", "shuffled", 0.975), ("cnn", "original", 0.989), ("cnn", "shuffled", 0.94)]]
+    fig = charts.shuffled_pixels_bars([{"label": "recorded", "rows": rows},
+                                       {"label": "quick run", "rows": rows, "fresh": True}], COLORS, NAMES)
+    assert [t.name for t in fig.data] == ["ANN · recorded", "CNN · recorded", "ANN · quick run", "CNN · quick run"]
+    assert [t.marker.pattern.shape for t in fig.data] == ["", "", "/", "/"]
+    assert list(fig.data[1].text) == ["98.9%", "94.0%"]
+    assert fig.layout.yaxis.range[0] <= 0.94 - 0.05  # the lowest bar stands well clear of the axis
+
+
+def test_fair_fight_curves_follow_epochs_or_seconds_and_dot_the_small_budget():
+    rows = [{"model": k, "budget": b, "epoch": e, "seconds": 2.0 * e, "accuracy": 0.9 + e / 100}
+            for k in ("ann", "cnn") for b in (30_000, 100_000) for e in (1, 2, 3)]
+    by_epoch = charts.fair_fight_curves([{"label": "recorded", "rows": rows}], COLORS, NAMES)
+    by_seconds = charts.fair_fight_curves([{"label": "recorded", "rows": rows}], COLORS, NAMES, x="seconds")
+    assert list(by_epoch.data[0].x) == [1, 2, 3] and list(by_seconds.data[0].x) == [2.0, 4.0, 6.0]
+    dashes = {t.name: t.line.dash for t in by_epoch.data}
+    assert dashes["ANN ~30k weights · recorded"] == "dot" and dashes["CNN ~100k weights · recorded"] == "solid"
+    assert by_seconds.layout.xaxis.title.text.startswith("seconds")
+
+
+def test_few_examples_chart_draws_the_seed_band_and_the_mean_on_a_log_axis():
+    rows = [{"model": k, "train_size": n, "seed": s, "accuracy": 0.5 + n / 1e5 + s / 100}
+            for k in ("ann", "cnn") for n in (100, 1000, 10_000) for s in (0, 1, 2)]
+    fig = charts.few_examples_chart([{"label": "recorded", "rows": rows}], COLORS, NAMES)
+    band, mean = fig.data[0], fig.data[1]
+    assert band.fill == "toself" and list(band.y) == pytest.approx([0.52 + n / 1e5 for n in (100, 1000, 10_000)]
+                                                                   + [0.5 + n / 1e5 for n in (10_000, 1000, 100)])
+    assert list(mean.y) == pytest.approx([0.51 + n / 1e5 for n in (100, 1000, 10_000)])
+    assert fig.layout.xaxis.type == "log" and list(fig.layout.xaxis.tickvals) == [100, 1000, 10_000]
+
+
+def test_robustness_grid_has_a_panel_per_corruption_and_the_shipped_models_dotted():
+    corruptions = {"shift": ("Shift", "px", 0), "scale": ("Scale", "×", 1.0)}
+    rows = [{"model": k, "which": w, "corruption": c, "strength": s, "accuracy": 0.9}
+            for k in ("ann", "cnn") for w in ("matched", "shipped") for c in corruptions for s in (0, 1, 2)]
+    fig = charts.robustness_grid([{"label": "recorded", "rows": rows},
+                                  {"label": "quick run", "rows": [r for r in rows if r["which"] == "matched"],
+                                   "fresh": True}], COLORS, NAMES, corruptions)
+    assert [a.text for a in fig.layout.annotations][:2] == ["Shift", "Scale"]
+    shipped = [t for t in fig.data if t.name.startswith("shipped")]
+    assert len(shipped) == 4 and {t.line.dash for t in shipped} == {"dot"}
+    assert {t.line.dash for t in fig.data if "quick run" in t.name} == {"dash"}
+    assert sum(t.showlegend for t in fig.data) == 6  # each line named once, not once per panel
+    charts.go.Figure(fig.to_dict())  # plotly's validators accept it
