@@ -120,7 +120,8 @@ def live_run(name: str) -> None:
             progress_view()
     snap = run.snapshot()
     if snap.state == "finished":
-        st.success(f"Your quick run took {snap.seconds:.0f} s; it is drawn dashed over the recorded result.",
+        st.success(f"Your quick run took {snap.seconds:.0f} s; it is drawn over the recorded result (dashed lines, "
+                   f"hatched bars).",
                    icon=":material/check:")
     elif snap.state == "stopped":
         st.info(snap.message, icon=":material/stop:")

@@ -261,8 +261,9 @@ def _work(kind: str, images_seen: int) -> float:
     return images_seen * per_image * 3  # forward and backward
 
 
-class _Tracker:
-    """Turns 'this much of this run is done' into a fraction of the experiment and a time left."""
+class _Runner:
+    """One experiment under way: its progress (a fraction of the planned work, the time left, Stop)
+    and the compiled models its training runs share."""
 
     def __init__(self, total_work: float, report: Callable[[ExperimentProgress], None] | None,
                  should_stop: Callable[[], bool]):
@@ -298,12 +299,12 @@ class _Tracker:
             self.report(ExperimentProgress(fraction, text, left))
 
 
-def _fit(kind: str, budget: int, x, y, epochs: int, seed: int, tracker: _Tracker, text: str,
+def _fit(kind: str, budget: int, x, y, epochs: int, seed: int, runner: _Runner, text: str,
          x_test=None, y_test=None) -> tuple[object, list[dict]]:
     """Train one matched model; per epoch: cumulative training seconds and (given test data) test accuracy."""
     import keras
 
-    model = tracker.fresh_model(kind, budget, seed)
+    model = runner.fresh_model(kind, budget, seed)
     curve: list[dict] = []
     run_work = _work(kind, len(x) * epochs)
     steps = math.ceil(len(x) / BATCH_SIZE)
@@ -315,7 +316,7 @@ def _fit(kind: str, budget: int, x, y, epochs: int, seed: int, tracker: _Tracker
         def on_train_batch_end(self, batch, logs=None):
             if batch % 20 == 0 or batch == steps - 1:
                 try:
-                    tracker.update(f"{text} · epoch {self.epoch + 1} of {epochs}",
+                    runner.update(f"{text} · epoch {self.epoch + 1} of {epochs}",
                                    run_work * (self.epoch + (batch + 1) / steps) / epochs)
                 except ExperimentStopped:
                     self.model.stop_training = True
@@ -328,8 +329,8 @@ def _fit(kind: str, budget: int, x, y, epochs: int, seed: int, tracker: _Tracker
             curve.append(point)
 
     model.fit(x, y, epochs=epochs, batch_size=BATCH_SIZE, shuffle=True, verbose=0, callbacks=[Report()])
-    tracker.done += run_work
-    tracker.update(text)  # raises ExperimentStopped if Stop ended the fit early
+    runner.done += run_work
+    runner.update(text)  # raises ExperimentStopped if Stop ended the fit early
     return model, curve
 
 
@@ -348,24 +349,24 @@ def _balanced_subset(y: np.ndarray, size: int, seed: int) -> np.ndarray:
     return rng.permutation(np.concatenate([idx[:n] for idx, n in zip(per_class, counts)]))
 
 
-def _shuffled_pixels(s: Setting, seed: int, data, tracker) -> tuple[list[dict], dict]:
+def _shuffled_pixels(s: Setting, seed: int, data, runner) -> tuple[list[dict], dict]:
     (x, y), (xt, yt) = data
     permutation = pixel_permutation(seed)
     rows = []
     for pixels, (train, test) in {"original": (x, xt), "shuffled": (shuffle_pixels(x, permutation),
                                                                    shuffle_pixels(xt, permutation))}.items():
         for kind in KINDS:
-            model, _ = _fit(kind, PAIR_BUDGET, train, y, s.epochs, seed, tracker, f"{kind.upper()} on {pixels} pixels")
+            model, _ = _fit(kind, PAIR_BUDGET, train, y, s.epochs, seed, runner, f"{kind.upper()} on {pixels} pixels")
             rows.append({"model": kind, "pixels": pixels, "accuracy": accuracy(model, test, yt)})
     return rows, {"permutation_seed": seed}
 
 
-def _fair_fight(s: Setting, seed: int, data, tracker) -> tuple[list[dict], dict]:
+def _fair_fight(s: Setting, seed: int, data, runner) -> tuple[list[dict], dict]:
     (x, y), (xt, yt) = data
     rows = []
     for budget in s.budgets:
         for kind in KINDS:
-            _, curve = _fit(kind, budget, x, y, s.epochs, seed, tracker,
+            _, curve = _fit(kind, budget, x, y, s.epochs, seed, runner,
                             f"{kind.upper()} with ~{budget // 1000}k weights", xt, yt)
             rows += [{"model": kind, "budget": budget, **point} for point in curve]
     return rows, {}
@@ -377,26 +378,26 @@ def _repeats_for(size: int, s: Setting) -> int:
     return max(1, math.ceil(s.min_images_seen / (size * s.epochs)))
 
 
-def _few_examples(s: Setting, seed: int, data, tracker) -> tuple[list[dict], dict]:
+def _few_examples(s: Setting, seed: int, data, runner) -> tuple[list[dict], dict]:
     (x, y), (xt, yt) = data
     rows = []
     for run_seed in (seed + offset for offset in s.seeds):
         for size in s.train_sizes:
             chosen = np.tile(_balanced_subset(y, size, run_seed), _repeats_for(size, s))
             for kind in KINDS:
-                model, _ = _fit(kind, PAIR_BUDGET, x[chosen], y[chosen], s.epochs, run_seed, tracker,
+                model, _ = _fit(kind, PAIR_BUDGET, x[chosen], y[chosen], s.epochs, run_seed, runner,
                                 f"{kind.upper()} on {size:,} images (seed {run_seed})")
                 rows.append({"model": kind, "train_size": size, "seed": run_seed, "accuracy": accuracy(model, xt, yt)})
     return rows, {"images_seen": {str(size): size * _repeats_for(size, s) * s.epochs for size in s.train_sizes}}
 
 
-def _robustness(s: Setting, seed: int, data, tracker) -> tuple[list[dict], dict]:
+def _robustness(s: Setting, seed: int, data, runner) -> tuple[list[dict], dict]:
     from .inference import load_classifier
 
     (x, y), (xt, yt) = data
     scorers = {}
     for kind in KINDS:
-        model, _ = _fit(kind, PAIR_BUDGET, x, y, s.epochs, seed, tracker, f"{kind.upper()} (no augmentation)")
+        model, _ = _fit(kind, PAIR_BUDGET, x, y, s.epochs, seed, runner, f"{kind.upper()} (no augmentation)")
         scorers[(kind, "matched")] = lambda images, model=model: model.predict(images, batch_size=1000, verbose=0)
     for kind in KINDS:  # the shipped models trained on shifted, rotated and zoomed digits
         try:
@@ -406,7 +407,7 @@ def _robustness(s: Setting, seed: int, data, tracker) -> tuple[list[dict], dict]
         scorers[(kind, "shipped")] = classifier.predict_proba
     rows = []
     for name, corruption in CORRUPTIONS.items():
-        tracker.update(f"Scoring {corruption.label.lower()}")
+        runner.update(f"Scoring {corruption.label.lower()}")
         for strength in corruption.strengths:
             images = corrupted(xt, name, strength, seed)
             for (kind, which), predict in scorers.items():
@@ -446,9 +447,9 @@ def run_experiment(name: str, quick: bool = False, seed: int = 0, setting: Setti
     (x, y), (xt, yt) = data
     scaled_data = ((x[: s.train_images].astype(np.float32) / 255.0, y[: s.train_images].astype(np.int64)),
                    (xt[: s.test_images].astype(np.float32) / 255.0, yt[: s.test_images].astype(np.int64)))
-    tracker = _Tracker(planned_work(name, s), progress, should_stop)
+    runner = _Runner(planned_work(name, s), progress, should_stop)
     started = time.perf_counter()
-    rows, info = _RUNNERS[name](s, seed, scaled_data, tracker)
+    rows, info = _RUNNERS[name](s, seed, scaled_data, runner)
     info = {**info, "setting": dataclasses.asdict(s), "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE,
             "optimizer": "adam", "parameters": {f"{kind}_{budget}": models.matched_parameters(kind, budget)
                                                 for budget in s.budgets for kind in KINDS}}

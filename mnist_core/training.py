@@ -174,18 +174,14 @@ def active_runs() -> list["WorkerRun"]:
         return [run for run in _runs.values() if run.is_active]
 
 
-def _run_files_dir() -> Path:
-    """Where workers write what they made (models, results): a temp folder of this process, removed at exit."""
+def _run_file(run_id: str) -> Path:
+    """Where a run's worker writes its model: a temp folder of this process, removed at exit."""
     global _run_files
     with _runs_lock:
         if _run_files is None:
             _run_files = Path(tempfile.mkdtemp(prefix="mnist-runs-"))
             atexit.register(shutil.rmtree, _run_files, ignore_errors=True)
-    return _run_files
-
-
-def _run_file(run_id: str) -> Path:
-    return _run_files_dir() / f"{run_id}.keras"
+    return _run_files / f"{run_id}.keras"
 
 
 def _crash_message(exitcode: int | None, what: str, retry: str) -> str:
@@ -440,15 +436,17 @@ class ExperimentRun(WorkerRun):
     file, which the page reads) only when it finishes: Stop or a failure leave the old file as it was."""
 
     what = "experiment"
-    retry = "Nothing was recorded; the app and every other session go on. Press Run to try again."
+    retry = ("Nothing was recorded; the app and every other session go on. Press Run the quick version live "
+             "to try again.")
 
     def __init__(self, name: str, quick: bool = True, seed: int = 0, setting=None, data=None,
                  result_file: Path | None = None):
         from . import experiments
 
         super().__init__()
+        experiments.setting_for(name, quick)  # an unknown name fails here, not in the worker
         self.name, self.quick, self.seed = name, quick, seed
-        self.result_file = Path(result_file or experiments.result_path(name, quick))  # an unknown name fails here
+        self.result_file = Path(result_file or experiments.result_path(name, quick))
         self._setting, self._data = setting, data
         self._progress = None
         self.result = None

@@ -30,7 +30,8 @@ from streamlit.testing.v1 import AppTest
 at = AppTest.from_file({app!r}, default_timeout=180)
 at.run()
 assert not at.exception, at.exception
-for page in ("app_pages/dataset.py", "app_pages/train.py", "app_pages/confusion.py", "app_pages/draw.py"):
+for page in ("app_pages/dataset.py", "app_pages/train.py", "app_pages/confusion.py", "app_pages/inside.py",
+             "app_pages/experiments.py", "app_pages/draw.py"):
     at.switch_page(page).run()
     assert not at.exception, (page, at.exception)
 verdicts = [m.value for m in at.metric if "ANN" in m.label or "CNN" in m.label]

@@ -135,7 +135,7 @@ def messages(at: AppTest) -> str:
 # ------------------------------------------------------------------ who may open what
 
 
-@pytest.mark.parametrize("url_path", ["train", "confusion", "draw", "dataset", "inside", "talk"])
+@pytest.mark.parametrize("url_path", ["train", "confusion", "draw", "dataset", "inside", "experiments", "talk"])
 def test_audience_opening_any_other_page_gets_join(talk_mode, url_path):
     at = join(talk_mode)  # a phone that scanned the QR code
     open_url(at, url_path)
@@ -151,7 +151,8 @@ def test_a_first_visit_by_a_demo_page_url_gets_join(talk_mode, url_path):
 
 
 PRESENTER_PAGES = {"train": "Train a network live", "confusion": "Where the models err",
-                   "draw": "Draw a digit", "dataset": "The MNIST dataset", "inside": "Inside the models"}
+                   "draw": "Draw a digit", "dataset": "The MNIST dataset", "inside": "Inside the models",
+                   "experiments": "Experiments: what convolution assumes"}
 
 
 def test_presenter_key_opens_every_page_and_leaves_the_address_bar(talk_mode):
