@@ -595,7 +595,8 @@ def shuffled_pixels_bars(results: Sequence[dict], colors: dict, names: dict, hei
             x = [p for p in ("original", "shuffled") if p in acc]
             values += [acc[p] for p in x]
             fig.add_bar(x=[f"{p} pixels" for p in x], y=[acc[p] for p in x], name=f"{names[kind]} · {label}",
-                        marker=dict(color=color, pattern=dict(shape="/" if fresh else "", fgcolor="#FFFFFF")),
+                        marker=dict(color=color, pattern=dict(shape="/", fillmode="overlay", fgcolor="#FFFFFF",
+                                                              solidity=0.3) if fresh else None),
                         text=[f"{acc[p]:.1%}" for p in x], textposition="outside", cliponaxis=False,
                         hovertemplate=f"{names[kind]} · {label}<br>%{{x}}: %{{y:.2%}}<extra></extra>")
     low = max(0.0, min(values, default=0.0) - 0.1)

@@ -15,8 +15,17 @@ TABS = {"Shuffled pixels": "original vs shuffled", "A fair fight": "parameter-ma
         "Learning from few examples": "against training images", "Robustness": "as the test digits change"}
 
 
+# A bar's colour as a person sees it: its fill, or a hatched bar's pattern background.
+BAR_COLOUR = """e => {
+    const fill = getComputedStyle(e).fill, id = fill.match(/url\\("?#([^")]+)"?\\)/);
+    if (!id) return fill;
+    const background = document.getElementById(id[1])?.querySelector("rect");
+    return background ? getComputedStyle(background).fill : "none";
+}"""
+
+
 def visible_panel(page):
-    return page.locator("[data-baseweb='tab-panel']:visible")
+    return page.locator("[role='tabpanel']:visible")
 
 
 def test_each_recorded_experiment_is_drawn(projector_page, server):
@@ -48,6 +57,11 @@ def test_a_quick_run_goes_live_with_progress_and_is_drawn_dashed(projector_page,
     panel.get_by_text(re.compile("Your quick run took")).wait_for(timeout=150_000)
     wait_until_idle(page)
     page.wait_for_timeout(800)
-    assert "quick run" in chart_text(visible_panel(page))  # the fresh bars beside the recorded ones
+    panel = visible_panel(page)
+    assert "quick run" in chart_text(panel)  # the fresh bars beside the recorded ones, in the legend
+    bars = panel.locator(".js-plotly-plot .trace.bars")
+    assert bars.count() == 4
+    fills = [bars.nth(i).locator("path").first.evaluate(BAR_COLOUR) for i in range(4)]
+    assert fills[2] == fills[0] and fills[3] == fills[1], fills  # each quick run's bars in its model's colour
     assert_no_exception(page)
     screenshot(page, "experiments-quick-run", height=1800)

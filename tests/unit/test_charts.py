@@ -249,7 +249,8 @@ def test_shuffled_pixel_bars_hatch_a_fresh_run_and_label_each_bar():
     fig = charts.shuffled_pixels_bars([{"label": "recorded", "rows": rows},
                                        {"label": "quick run", "rows": rows, "fresh": True}], COLORS, NAMES)
     assert [t.name for t in fig.data] == ["ANN · recorded", "CNN · recorded", "ANN · quick run", "CNN · quick run"]
-    assert [t.marker.pattern.shape for t in fig.data] == ["", "", "/", "/"]
+    assert [t.marker.pattern.shape for t in fig.data] == [None, None, "/", "/"]
+    assert {t.marker.pattern.fillmode for t in fig.data[2:]} == {"overlay"}  # hatches over the colour, not instead
     assert list(fig.data[1].text) == ["98.9%", "94.0%"]
     assert fig.layout.yaxis.range[0] <= 0.94 - 0.05  # the lowest bar stands well clear of the axis
 
