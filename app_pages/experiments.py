@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages import common
-from mnist_core import charts, experiments, models, training
+from mnist_core import charts, experiments, models, registry, training
 
 NAMES = {"ann": "ANN", "cnn": "CNN"}
 SHOWN_DIGITS = list(range(8))  # the first test digits, for the pictures of shuffled and corrupted digits
@@ -25,19 +25,16 @@ if len(kinds) == 1:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _read(path: str, version: tuple):
-    return experiments.load_result(path)
+def _read(version: tuple):
+    return experiments.load_result(version[0])
 
 
 def read_result(name: str, quick: bool) -> experiments.ExperimentResult | None:
     """A result file (cached per file version); a damaged one is reported with its fix and skipped."""
-    path = experiments.result_path(name, quick)
     try:
-        stat = path.stat()
-    except OSError:
+        return _read(registry.file_version(experiments.result_path(name, quick)))
+    except FileNotFoundError:
         return None
-    try:
-        return _read(str(path), (stat.st_mtime_ns, stat.st_size))
     except experiments.ExperimentFileError as exc:
         st.error(str(exc), icon=":material/error:")
         return None
@@ -113,11 +110,7 @@ def live_run(name: str) -> None:
         elif active:
             st.rerun(scope="app")  # it ended: redraw the charts with the new result
 
-    with st.container():
-        if active:
-            st.fragment(run_every=1.0)(progress_view)()
-        else:
-            progress_view()
+    common.live_view(progress_view, active)
     snap = run.snapshot()
     if snap.state == "finished":
         st.success(f"Your quick run took {snap.seconds:.0f} s; it is drawn over the recorded result (dashed lines, "
@@ -140,10 +133,7 @@ def metric_pair(columns, label: str, values: dict, base: dict | None = None, hel
 
 # ------------------------------------------------------------------ the four experiments
 
-def shuffled_pixels() -> None:
-    st.markdown("**Shuffle the pixels of every digit the same way.** Nothing is lost: the same shuffle for "
-                "every image is a relabelling of the 784 inputs, and undoing it gives the digits back.")
-    recorded, drawn = results_to_draw("shuffled_pixels")
+def shuffled_pixels(recorded: experiments.ExperimentResult | None, drawn: list[dict]) -> None:
     seed = recorded.seed if recorded else 0
     originals = ds.x_test[SHOWN_DIGITS]
     st.image([charts.image_strip(originals), charts.image_strip(
@@ -160,14 +150,9 @@ def shuffled_pixels() -> None:
     st.caption("Look at each network's two bars. The ANN's match: it never used which pixel lies next to which, "
                "so shuffling changes nothing for it. The CNN drops: its 3×3 filters and pooling assumed that "
                "neighbouring pixels belong together, and on shuffled digits that assumption is wrong.")
-    how_it_ran(recorded, "shuffled_pixels")
-    live_run("shuffled_pixels")
 
 
-def fair_fight() -> None:
-    st.markdown("**Give both networks the same number of weights and the same recipe.** Any gap left is what "
-                "the architecture assumes, not its size.")
-    recorded, drawn = results_to_draw("fair_fight")
+def fair_fight(recorded: experiments.ExperimentResult | None, drawn: list[dict]) -> None:
     budgets = experiments.setting_for("fair_fight", quick=False).budgets
     rows = []
     for budget in budgets:
@@ -194,14 +179,9 @@ def fair_fight() -> None:
                "epoch, and its ~30k model (dotted) beats the ANN's ~100k: it spends a few percent of its weights on "
                "convolutions and reuses them at every position. Switch to seconds: a CNN epoch costs several ANN "
                "epochs of arithmetic, yet the CNN's first epoch already beats the ANN's last.")
-    how_it_ran(recorded, "fair_fight")
-    live_run("fair_fight")
 
 
-def few_examples() -> None:
-    st.markdown("**Train on 100 digits, then 300, up to all 60,000.** An assumption that is right is worth "
-                "data: it matters most when data is scarce.")
-    recorded, drawn = results_to_draw("few_examples")
+def few_examples(recorded: experiments.ExperimentResult | None, drawn: list[dict]) -> None:
     if recorded is not None:
         table = experiments.few_examples_table(recorded)
         for size in (100, 1_000):
@@ -215,14 +195,9 @@ def few_examples() -> None:
                "CNN does not have to learn from examples that a stroke is a stroke wherever it lies. It narrows as "
                "data grows, because enough examples teach the ANN part of what the CNN assumed. The bands show how "
                "much luck (which images, which starting weights) matters at each size.")
-    how_it_ran(recorded, "few_examples")
-    live_run("few_examples")
 
 
-def robustness() -> None:
-    st.markdown("**Move, turn, resize, thin, blur and noise the test digits** (1,000 of them, the same changes "
-                "every time, like MNIST-C). Nobody re-centres them: that is the test.")
-    recorded, drawn = results_to_draw("robustness")
+def robustness(recorded: experiments.ExperimentResult | None, drawn: list[dict]) -> None:
     digit = ds.x_test[SHOWN_DIGITS[0]].astype(np.float32) / 255.0
     examples, labels = [], []
     for name, corruption in experiments.CORRUPTIONS.items():
@@ -248,12 +223,24 @@ def robustness() -> None:
                "shifted, rotated and zoomed digits: they hold up under exactly those changes. Data taught them what "
                "the architecture does not assume, and nothing more: the shipped CNN collapses under blur and noise "
                "it never saw.")
-    how_it_ran(recorded, "robustness")
-    live_run("robustness")
 
 
+INTROS = {
+    "shuffled_pixels": ("**Shuffle the pixels of every digit the same way.** Nothing is lost: the same shuffle for "
+                        "every image is a relabelling of the 784 inputs, and undoing it gives the digits back."),
+    "fair_fight": ("**Give both networks the same number of weights and the same recipe.** Any gap left is what "
+                   "the architecture assumes, not its size."),
+    "few_examples": ("**Train on 100 digits, then 300, up to all 60,000.** An assumption that is right is worth "
+                     "data: it matters most when data is scarce."),
+    "robustness": ("**Move, turn, resize, thin, blur and noise the test digits** (1,000 of them, the same changes "
+                   "every time, like MNIST-C). Nobody re-centres them: that is the test."),
+}
 SECTIONS = {"shuffled_pixels": shuffled_pixels, "fair_fight": fair_fight, "few_examples": few_examples,
             "robustness": robustness}
 for tab, name in zip(st.tabs([experiments.TITLES[name] for name in experiments.NAMES]), experiments.NAMES):
     with tab:
-        SECTIONS[name]()
+        st.markdown(INTROS[name])
+        recorded, drawn = results_to_draw(name)
+        SECTIONS[name](recorded, drawn)  # its metrics, pictures, chart and what to look for
+        how_it_ran(recorded, name)
+        live_run(name)

@@ -133,14 +133,7 @@ else:
         if active and not run.is_active:
             st.rerun(scope="app")  # the run ended: one full rerun shows the result and the save form
 
-    # Only a live run is polled, by a fragment in a container of its own. The finished page draws the
-    # same view without a fragment, so a poll still in flight when the run ends finds no fragment
-    # to rerun and cannot redraw over the result (seen in Chromium: the metrics vanished).
-    with st.container():
-        if active:
-            st.fragment(run_every=1.0)(run_view)()
-        else:
-            run_view()
+    common.live_view(run_view, active)
     snap = run.snapshot()
     if snap.state == "failed":
         st.error(snap.message, icon=":material/error:")

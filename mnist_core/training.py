@@ -11,6 +11,7 @@ model to a file that *Save as* then names (`registry.save_model_file`).
 
 from __future__ import annotations
 
+import abc
 import atexit
 import dataclasses
 import math
@@ -194,7 +195,7 @@ def _crash_message(exitcode: int | None, what: str, retry: str) -> str:
     return f"The {what} process stopped unexpectedly: {why}. {retry}"
 
 
-class WorkerRun:
+class WorkerRun(abc.ABC):
     """A job in a worker process (`python -m mnist_core.training_worker`): start, Stop, re-attach by id,
     the server's cap on concurrent jobs, and a clear failure when the worker dies. Subclasses say what
     the job is (`_job`), what its reports mean (`_report`) and what its outcome leaves (`_outcome`)."""
@@ -216,8 +217,9 @@ class WorkerRun:
         self._seconds = 0.0
         self.id = uuid.uuid4().hex[:10]
 
+    @abc.abstractmethod
     def _job(self):
-        raise NotImplementedError
+        """What the worker is sent: a training tuple or an experiments.ExperimentJob."""
 
     def _report(self, kind: str, payload) -> None:
         """A report other than status, state and done."""

@@ -65,11 +65,12 @@ class _Reporter:
         except (BrokenPipeError, ConnectionResetError, EOFError, OSError):
             os._exit(0)
 
-    def progress(self, progress: BatchProgress, last_of_epoch: bool) -> None:
+    def progress(self, progress, last: bool, kind: str = "batch") -> None:
+        """A progress report, at most every PROGRESS_INTERVAL s unless it is the `last` of its stretch."""
         now = time.perf_counter()
-        if last_of_epoch or now - self.last_progress >= PROGRESS_INTERVAL:
+        if last or now - self.last_progress >= PROGRESS_INTERVAL:
             self.last_progress = now
-            self.send("batch", progress)
+            self.send(kind, progress)
 
 
 def main(report_fd: int, control_fd: int) -> None:
@@ -117,10 +118,7 @@ def run_experiment_job(job, reporter: _Reporter, should_stop) -> Outcome:
     from . import experiments
 
     def progress(p: experiments.ExperimentProgress) -> None:
-        now = time.perf_counter()
-        if now - reporter.last_progress >= PROGRESS_INTERVAL or p.fraction >= 1:
-            reporter.last_progress = now
-            reporter.send("progress", p)
+        reporter.progress(p, last=p.fraction >= 1, kind="progress")
 
     data = job.data
     if data is None:
@@ -273,7 +271,7 @@ def _recording_callback(run: KerasRun, steps: int, n_fit: int, val_ds):
             remaining = (n_fit - samples + epochs_left * n_fit) / speed if speed else 0.0
             stop = run.should_stop()
             run.reporter.progress(BatchProgress(len(run.records) + 1, self.batch_seen, steps, speed, remaining),
-                                  last_of_epoch=self.batch_seen == steps or stop)
+                                  last=self.batch_seen == steps or stop)
             if stop:  # Keras checks this right after the batch: Stop lands within one batch
                 self.model.stop_training = True
 
