@@ -49,6 +49,7 @@ bench: $(VENV)/.test-installed data chromium
 	$(PY) benchmarks/time_to_99.py
 	$(PY) benchmarks/explain_latency.py
 	$(PY) benchmarks/experiment_times.py
+	$(PY) benchmarks/replay_timings.py
 	$(PY) benchmarks/page_timings.py
 	$(PY) benchmarks/cold_start.py
 	$(PY) benchmarks/audience_load.py

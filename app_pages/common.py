@@ -169,14 +169,14 @@ def plotly_chart(fig, **kwargs):
     return st.plotly_chart(charts.projector_figure(fig) if projector_on() else fig, **kwargs)
 
 
-def live_view(view, active: bool) -> None:
-    """Draw `view` in a container of its own, polled every second by a fragment while a worker job is
-    `active`. The finished page draws the same view without a fragment, so a poll still in flight when
+def live_view(view, active: bool, every: float = 1.0) -> None:
+    """Draw `view` in a container of its own, polled every `every` seconds by a fragment while a worker
+    job (or a replay) is `active`. The finished page draws the same view without a fragment, so a poll still in flight when
     the job ends finds no fragment to rerun and cannot redraw over the result (seen in Chromium: the
     Train page's metrics vanished)."""
     with st.container():
         if active:
-            st.fragment(run_every=1.0)(view)()
+            st.fragment(run_every=every)(view)()
         else:
             view()
 

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from mnist_core import charts, evaluation
+from mnist_core import charts, evaluation, writeups
 from app_pages import common
 
 GALLERY_COLUMNS = 10
@@ -74,6 +74,27 @@ columns = st.columns(len(results))
 for column, (kind, result) in zip(columns, results.items()):
     with column:
         matrix_panel(kind, result)
+
+presets = {m["name"]: m["preset"] for m in common.saved_models()}
+for kind, result in results.items():
+    writeup = writeups.for_preset(presets.get(chosen[kind]))
+    if writeup is None or writeup.confusion is None:
+        continue
+    theirs = writeup.confusion
+    st.subheader(f"{chosen[kind]} beside the {writeup.preset} write-up")
+    st.caption(f"{chosen[kind]} was trained from preset {writeup.preset}. Its write-up published this matrix on the "
+               f"same 10,000 test images (rows actual, columns predicted). Their diagonal sums to "
+               f"{np.trace(theirs):,}, {writeup.test_accuracy:.2%}; ours to {np.trace(result.matrix):,}.")
+    ours_column, theirs_column = st.columns(2)
+    with ours_column:
+        st.metric(f"Ours · {chosen[kind]}", common.percent(result.accuracy),
+                  f"{(result.accuracy - writeup.test_accuracy) * 100:+.2f} pts on the write-up")
+        common.plotly_chart(charts.confusion_heatmap(result.matrix, normalise, height=480), width="stretch",
+                            key=f"writeup_ours_{kind}")
+    with theirs_column:
+        st.metric(f"The write-up · {writeup.preset}", common.percent(writeup.test_accuracy))
+        common.plotly_chart(charts.confusion_heatmap(theirs, normalise, height=480), width="stretch",
+                            key=f"writeup_theirs_{kind}")
 
 st.subheader("The images in one cell")
 st.caption("Click a cell of a matrix, or pick it here. Off the diagonal: the most confident mistakes first. "

@@ -10,7 +10,8 @@ st.markdown(
     "Two kinds of neural network learn the same 70,000 handwritten digits. The **ANN** (a plain "
     "multi-layer perceptron) sees an image as 784 unrelated numbers; the **CNN** (a convolutional "
     "network) slides small filters over it and so sees strokes, corners and loops wherever they are. "
-    "Look at the data, train both live and watch their curves grow, find where each one errs, "
+    "Look at the data, train both live (or race them, or replay a recorded run) and watch what they "
+    "know epoch by epoch, find where each one errs, "
     "then draw a digit and see both answer side by side."
 )
 

@@ -1,4 +1,4 @@
-"""python -m mnist_core fetch | train | evaluate | list | experiment | crowd"""
+"""python -m mnist_core fetch | train | evaluate | list | experiment | record | crowd"""
 
 from __future__ import annotations
 
@@ -117,6 +117,33 @@ def _experiment(args) -> int:
     return 0
 
 
+def _record(args) -> int:
+    from . import replays, training
+    from .data import MnistUnavailableError
+
+    names = list(replays.RECORDED) if args.all else args.names
+    if not names:
+        print(f"error: name what to record ({', '.join(replays.RECORDED)}) or pass --all", file=sys.stderr)
+        return 2
+    for name in names:
+        try:
+            config = replays.recipe(name)
+        except KeyError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"Recording {name}: {config}", flush=True)
+        try:
+            recording, path = replays.record(name, on_epoch=_epoch_line, on_batch=_progress_bar, directory=args.out)
+        except (RuntimeError, training.HyperparameterError, MnistUnavailableError) as exc:
+            print(f"\nerror: {exc}", file=sys.stderr)
+            return 1
+        cost = sum(s.seconds for s in recording.snapshots)
+        print(f"Wrote {path} ({path.stat().st_size / 1024:,.0f} KB): test accuracy {recording.test_accuracy:.4f}, "
+              f"{recording.seconds:.0f} s of training, snapshots {cost:.1f} s "
+              f"({cost / recording.seconds:.1%} of it).", flush=True)
+    return 0
+
+
 def _crowd_store(args):
     """The room's database, refusing to create an empty one where the user expected digits."""
     from pathlib import Path
@@ -205,6 +232,11 @@ def main(argv=None) -> int:
     experiment.add_argument("--out", type=Path, help="folder for the result (default: MNIST_EXPERIMENTS_DIR, "
                                                       "else trained_models/experiments)")
     experiment.set_defaults(func=_experiment)
+    record = sub.add_parser("record", help="record a full recipe's run for the Train page's replays")
+    record.add_argument("names", nargs="*", help="shipped models (their card's recipe) or presets (the write-up's)")
+    record.add_argument("--all", action="store_true", help="every shipped model and seed preset")
+    record.add_argument("--out", type=Path, help="folder (default: MNIST_REPLAYS_DIR, else trained_models/replays)")
+    record.set_defaults(func=_record)
     crowd = sub.add_parser("crowd", help="a talk room's digits: list talks, export them")
     crowd_sub = crowd.add_subparsers(dest="crowd_command", required=True)
     talks = crowd_sub.add_parser("talks", help="every talk with its digit counts, newest first")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import functools
+import io
 import re
 from typing import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+from PIL import Image
 from plotly.subplots import make_subplots
 
 # One colour per model family everywhere in the app, so ANN and CNN are recognisable at a glance.
@@ -190,29 +193,101 @@ def probability_bars(probabilities: np.ndarray, color: str, height: int = 260, t
     return go.Figure({"data": [bar], "layout": frame["layout"]}, _validate=False)
 
 
-def training_curves(runs: Sequence[dict], height: int = 380) -> go.Figure:
-    """Loss and accuracy per epoch for one or more runs. Each run: {"label", "color", "records"}
-    with records as dicts of EpochRecord fields. Train solid, validation dashed."""
+WRITEUP_INK = "#3B3B3B"  # what a write-up reported: neutral, never a model's colour
+
+
+def training_curves(runs: Sequence[dict], height: int = 380, x: str = "epoch",
+                    writeups: Sequence[dict] = ()) -> go.Figure:
+    """Loss and accuracy for one or more runs, by epoch or by seconds of training. Each run:
+    {"label", "color", "records"} with records as dicts of EpochRecord fields, plus "test_accuracy"
+    where a snapshot scored the test images. Train solid, validation dashed, test dotted.
+    `writeups`: {"label", "points": {"accuracy" | "test_accuracy": {epoch trained: value}},
+    "numbers": {"accuracy" | "test_accuracy": [the write-up's own epoch numbers]}}, drawn as stars on
+    the accuracy panel (by epoch only: write-ups did not report their seconds)."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.08)
     for run in runs:
         records = run["records"]
-        epochs = [r["epoch"] for r in records]
+        xs = [r["epoch"] for r in records] if x == "epoch" else np.cumsum([r["seconds"] for r in records]).tolist()
+        where = "epoch %{x}" if x == "epoch" else "%{x:.0f} s"
         for col, metric in ((1, "loss"), (2, "accuracy")):
-            series = [("train", metric, "solid"), ("validation", f"val_{metric}", "dash")]
+            series = [("train", metric, "solid"), ("validation", f"val_{metric}", "dash"), ("test", f"test_{metric}", "dot")]
             for split, key, dash in series:
                 values = [r.get(key) for r in records]
                 if all(v is None for v in values):
                     continue
                 fig.add_scatter(
-                    x=epochs, y=values, mode="lines+markers", name=f"{run['label']} · {split}",
-                    legendgroup=run["label"], showlegend=(col == 1),
+                    x=xs, y=values, mode="lines+markers", name=f"{run['label']} · {split}",
+                    legendgroup=run["label"], showlegend=(col == 1 or metric == "accuracy" and split == "test"),
                     line=dict(color=run["color"], dash=dash, width=3), marker=dict(size=7),
-                    hovertemplate=f"{run['label']} {split}<br>epoch %{{x}}: %{{y:.4f}}<extra></extra>",
+                    hovertemplate=f"{run['label']} {split}<br>{where}: %{{y:.4f}}<extra></extra>",
                     row=1, col=col)
-    fig.update_xaxes(title="epoch", dtick=1 if max((len(r["records"]) for r in runs), default=0) <= 20 else None)
+    if x == "epoch":
+        for writeup in writeups:
+            for key, split in (("accuracy", "train"), ("test_accuracy", "test")):
+                points = writeup["points"].get(key)
+                if points:
+                    fig.add_scatter(
+                        x=list(points), y=list(points.values()), mode="lines+markers" if len(points) > 1 else "markers",
+                        name=f"{writeup['label']} · {split}", line=dict(color=WRITEUP_INK, dash="dot", width=2),
+                        marker=dict(symbol="star", size=13, color=WRITEUP_INK), customdata=writeup["numbers"][key],
+                        hovertemplate=f"{writeup['label']} {split}<br>after %{{x}} epoch(s) (its epoch "
+                                      f"%{{customdata}}): %{{y:.2%}}<extra></extra>",
+                        row=1, col=2)
+    longest = max((len(r["records"]) for r in runs), default=0)
+    fig.update_xaxes(title="epoch" if x == "epoch" else "seconds of training",
+                     dtick=1 if x == "epoch" and longest <= 20 else None)
     fig.update_yaxes(tickformat=".1%", row=1, col=2)
-    fig.update_layout(legend=dict(orientation="h", y=-0.25), hovermode="x unified")
+    fig.update_layout(legend=dict(orientation="h", y=-0.25), hovermode="x unified" if x == "epoch" else "closest")
     return _layout(fig, height)
+
+
+RIGHT_INK, WRONG_INK = "#1A7F37", "#CF222E"  # with ✓ and ✗, so colour is never the only cue
+
+
+def epoch_strip(images: np.ndarray, truths: Sequence[int | None], rows: Sequence[dict], names: Sequence[str],
+                height: int | None = None) -> go.Figure:
+    """Digits side by side, and under them one row per model: the digit it reads in each, ✓ right
+    (green) or ✗ wrong (red); no mark where the truth is unknown. Each row: {"label", "color",
+    "answers", "confidence"}. `names` describe the digits in hovers ("test digit 6783")."""
+    strip = image_strip(images, factor=2, gap=4)
+    tile = strip.shape[1] / len(images)
+    png = io.BytesIO()
+    Image.fromarray(strip).save(png, format="PNG")
+    fig = go.Figure(go.Image(source="data:image/png;base64," + base64.b64encode(png.getvalue()).decode(),
+                             hoverinfo="skip"))
+    top = strip.shape[0]
+    row_height = top * 0.9
+    centres = [(i + 0.5) * tile for i in range(len(images))]
+    for n, row in enumerate(rows):
+        y = top + row_height * (n + 0.6)
+        hovers, texts, inks = [], [], []
+        for i, (answer, confidence) in enumerate(zip(row["answers"], row["confidence"])):
+            truth = truths[i]
+            if answer is None:  # no snapshot yet at this epoch
+                texts.append("…")
+                inks.append(PERFECT_INK)
+                hovers.append(names[i])
+                continue
+            mark = "" if truth is None else (" ✓" if answer == truth else " ✗")
+            texts.append(f"{answer}{mark}")
+            inks.append(row["color"] if truth is None else RIGHT_INK if answer == truth else WRONG_INK)
+            about = "" if truth is None else f" (a {truth})"
+            hovers.append(f"{names[i]}{about}<br>{row['label']} reads {answer} ({float(confidence):.0%})")
+        fig.add_scatter(x=centres, y=[y] * len(centres), mode="text", text=texts, name=row["label"],
+                        textfont=dict(color=inks, size=18, family="Source Sans Pro, sans-serif"),
+                        hovertext=hovers, hoverinfo="text", showlegend=False)
+        sure = ["" if answer is None else f"{float(c):.0%}" for answer, c in zip(row["answers"], row["confidence"])]
+        fig.add_scatter(x=centres, y=[y + row_height * 0.38] * len(centres), mode="text", text=sure,
+                        name=f"{row['label']} · confidence", textfont=dict(color=PERFECT_INK, size=12),
+                        hoverinfo="skip", showlegend=False)
+        fig.add_annotation(x=0, y=y, xref="x", yref="y", xanchor="right", text=f"<b>{row['label']}</b>",
+                           showarrow=False, font=dict(color=row["color"], size=14), xshift=-6)
+    bottom = top + row_height * len(rows)
+    fig.update_xaxes(visible=False, range=[0, strip.shape[1]])
+    fig.update_yaxes(visible=False, range=[bottom, 0], scaleanchor="x")
+    fig.update_layout(margin=dict(l=150, r=10, t=10, b=10), height=height or int(120 + 70 * len(rows)),
+                      hovermode="closest", dragmode=False)
+    return fig
 
 
 def confusion_heatmap(matrix: np.ndarray, normalise: bool = False, height: int = 560,

@@ -132,7 +132,6 @@ class EpochRecord:
     seconds: float
     samples_per_second: float
     partial: bool = False  # the run was stopped during this epoch
-    test_accuracy: float | None = None  # only when the run was asked to score the test set every epoch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,7 +153,17 @@ class RunSnapshot:
     test_accuracy: float | None
     seconds: float
     status: str = ""  # what the worker is doing before the first batch
+    snapshots: tuple = ()  # epoch_snapshots.EpochSnapshot, one per finished epoch
 
+
+@dataclasses.dataclass(frozen=True)
+class TrainingJob:
+    """What the server sends a training worker."""
+    config: TrainingConfig
+    data: tuple | None  # ((x_train, y_train), (x_test, y_test)) uint8; None: the worker loads MNIST itself
+    evaluate_test: bool
+    model_path: str
+    drawing: np.ndarray | None = None  # a 28×28 image in [0, 1] the strip shows after its 20 test digits
 
 
 _run_slots = threading.BoundedSemaphore(MAX_CONCURRENT_RUNS)
@@ -370,7 +379,7 @@ class TrainingRun(WorkerRun):
     def __init__(self, config: TrainingConfig, data=None,
                  on_epoch: Callable[[EpochRecord], None] | None = None,
                  on_batch: Callable[[BatchProgress], None] | None = None,
-                 evaluate_test: bool = True, test_every_epoch: bool = False):
+                 evaluate_test: bool = True, drawing: np.ndarray | None = None):
         # data: ((x_train, y_train), (x_test, y_test)) for the worker (pickled to it); None: the
         # worker loads verified MNIST from the cache itself, which is faster than sending 55 MB.
         super().__init__()
@@ -379,8 +388,10 @@ class TrainingRun(WorkerRun):
         self.preset = models.get_preset(self.config.preset)
         self._data = data
         self._on_epoch, self._on_batch = on_epoch, on_batch
-        self._evaluate_test, self._test_every_epoch = evaluate_test, test_every_epoch
+        self._evaluate_test = evaluate_test
+        self.drawing = None if drawing is None else np.asarray(drawing, np.float32).reshape(28, 28)
         self._records: list[EpochRecord] = []
+        self._snapshots: list = []
         self._progress: BatchProgress | None = None
         self.test_accuracy: float | None = None
         self.parameters: int | None = None
@@ -388,7 +399,7 @@ class TrainingRun(WorkerRun):
         self.model_file: Path | None = None  # the trained model, once the worker wrote it
 
     def _job(self):
-        job = (self.config, self._data, self._evaluate_test, str(_run_file(self.id)), self._test_every_epoch)
+        job = TrainingJob(self.config, self._data, self._evaluate_test, str(_run_file(self.id)), self.drawing)
         self._data = None  # the worker has its copy
         return job
 
@@ -401,13 +412,16 @@ class TrainingRun(WorkerRun):
     def snapshot(self) -> RunSnapshot:
         with self._lock:
             return RunSnapshot(self._state, tuple(self._records), self._progress, self._message,
-                               self.test_accuracy, self._elapsed(), self._status)
+                               self.test_accuracy, self._elapsed(), self._status, tuple(self._snapshots))
 
     def _report(self, kind: str, payload) -> None:
         if kind == "batch":
             self._set(progress=payload, status="")
             if self._on_batch:
                 self._on_batch(payload)
+        elif kind == "snapshot":  # sent just before its epoch's record
+            with self._lock:
+                self._snapshots.append(payload)
         elif kind == "epoch":
             with self._lock:
                 self._records.append(payload)
@@ -420,6 +434,26 @@ class TrainingRun(WorkerRun):
         if outcome.model_written:
             self.model_file = _run_file(self.id)
         return outcome
+
+
+def start_race(configs: list[TrainingConfig], data=None, drawing: np.ndarray | None = None) -> list[TrainingRun]:
+    """Start a run per config at once, on the same images in the same order: the configs must share
+    training-set size, seed and validation split. All or none: if one cannot start (the server's
+    cap), those already started are stopped and the error is raised."""
+    runs = [TrainingRun(config, data=data, drawing=drawing) for config in configs]  # every config validated first
+    shared = {(r.config.train_size, r.config.seed, r.config.validation_split) for r in runs}
+    if len(shared) > 1:
+        raise HyperparameterError("A race trains on the same images: give every network the same training-set "
+                                  "size, seed and validation split.")
+    started = []
+    try:
+        for run in runs:
+            started.append(run.start())
+    except BaseException:
+        for run in started:
+            run.stop()
+        raise
+    return runs
 
 
 @dataclasses.dataclass(frozen=True)

@@ -290,3 +290,16 @@ def test_robustness_grid_has_a_panel_per_corruption_and_the_shipped_models_dotte
     assert {t.line.dash for t in fig.data if "quick run" in t.name} == {"dash"}
     assert sum(t.showlegend for t in fig.data) == 6  # each line named once, not once per panel
     charts.go.Figure(fig.to_dict())  # plotly's validators accept it
+
+
+def test_the_epoch_strip_marks_each_answer_right_or_wrong():
+    images = np.zeros((3, 28, 28), np.uint8)
+    rows = [{"label": "ANN run", "color": "#F28E2B", "answers": [1, 5, 2], "confidence": [0.9, 0.4, 0.7]},
+            {"label": "CNN run", "color": "#4E79A7", "answers": [None] * 3, "confidence": [0.0] * 3}]
+    fig = charts.epoch_strip(images, [1, 2, None], rows, ["a", "b", "your drawing"])
+    answers = fig.data[1]
+    assert list(answers.text) == ["1 ✓", "5 ✗", "2"]  # the drawing's truth unknown: no mark
+    assert list(answers.textfont.color) == [charts.RIGHT_INK, charts.WRONG_INK, "#F28E2B"]
+    assert list(fig.data[2].text) == ["90%", "40%", "70%"]
+    assert list(fig.data[3].text) == ["…"] * 3  # no snapshot of that epoch yet
+    assert [a.text for a in fig.layout.annotations] == ["<b>ANN run</b>", "<b>CNN run</b>"]

@@ -1,0 +1,73 @@
+"""The Train page in a real browser: the strip changes epoch by epoch, the slider scrubs it, a replay
+plays to its end."""
+
+import re
+import time
+
+from tests.e2e.conftest import assert_no_exception, screenshot, wait_until_idle
+from tests.e2e.test_browser import open_page
+
+MARKS = re.compile("[✓✗]")
+
+
+def strip_text(page) -> str:
+    """Everything the strip says: each answer with its mark, and each confidence."""
+    strip = page.locator("[data-testid='stPlotlyChart']").filter(has_text=MARKS)
+    if strip.count() == 0:
+        return ""
+    return " ".join(strip.first.locator(".textpoint text").all_inner_texts())
+
+
+def slider_value(page) -> str:
+    return page.locator("[data-testid='stSlider']").filter(has_text="Epoch").get_by_role("slider").get_attribute(
+        "aria-valuetext") or ""
+
+
+def test_a_quick_run_changes_the_strip_each_epoch_and_the_slider_scrubs_it(page, server):
+    open_page(page, server, "train")
+    page.get_by_role("button", name=re.compile("Start training")).click()
+    seen = {}  # epoch on the slider → what the strip said then
+    deadline = time.time() + 180
+    metric = page.locator("[data-testid='stMetric']").filter(has_text="Test accuracy")
+    while time.time() < deadline and metric.count() == 0:
+        text = strip_text(page)
+        if text and MARKS.search(text):
+            seen.setdefault(slider_value(page), text)
+        page.wait_for_timeout(300)
+    assert metric.count() == 1, "the quick demo did not finish in 180 s"
+    wait_until_idle(page)
+    assert len(seen) >= 2, f"the strip was seen at only {list(seen)} during the run"
+    assert len(set(seen.values())) == len(seen)  # a different strip each epoch
+    assert slider_value(page) == "3"  # the slider followed the run to its last epoch
+    last = strip_text(page)
+    thumb = page.locator("[data-testid='stSlider']").filter(has_text="Epoch").get_by_role("slider")
+    thumb.focus()
+    page.keyboard.press("Home")  # back to epoch 1
+    page.wait_for_timeout(500)
+    wait_until_idle(page)
+    page.wait_for_timeout(500)
+    assert slider_value(page) == "1"
+    first = strip_text(page)
+    assert first != last
+    if "1" in seen:
+        assert first == seen["1"]  # the same strip the run showed when epoch 1 ended
+    assert_no_exception(page)
+    screenshot(page, "train-strip-scrubbed", height=2400)
+
+
+def test_a_replay_plays_to_its_end(page, server):
+    open_page(page, server, "train")
+    page.get_by_role("radio", name="Replay a recording").click()
+    wait_until_idle(page)
+    page.get_by_role("button", name="Play").click()
+    page.get_by_text(re.compile(r"Replay at 20× · playing epoch \d+ of 30")).wait_for(timeout=15_000)
+    playing = slider_value(page)
+    page.get_by_text("Replay of ann · all 30 epochs played").wait_for(timeout=60_000)
+    page.locator("[data-testid='stMetric']").filter(has_text="Test accuracy (recorded)").wait_for(timeout=15_000)
+    wait_until_idle(page)
+    assert slider_value(page) == "30" and playing != "30"
+    legend = " ".join(page.locator("[data-testid='stPlotlyChart'] .legendtext").all_inner_texts())
+    assert "ann (replay) · train" in legend
+    assert page.get_by_text(re.compile("Replay · recorded")).count() >= 1  # labelled as a replay
+    assert_no_exception(page)
+    screenshot(page, "train-replay-finished", height=2400)

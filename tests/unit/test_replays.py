@@ -1,0 +1,94 @@
+"""Recorded runs: the file round-trips, plays in order, and the shipped recordings are whole."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from mnist_core import epoch_snapshots, replays, training
+from mnist_core.training import EpochRecord, TrainingConfig, TrainingRun
+
+
+def fake_recording(epochs=4, seconds=(10.0, 5.0, 5.0, 20.0)) -> replays.Recording:
+    rng = np.random.default_rng(0)
+    records = tuple(EpochRecord(e, 1.0 / e, 0.5 + e / 10, None, None, s, 6000 / s) for e, s in
+                    zip(range(1, epochs + 1), seconds))
+    shots = tuple(epoch_snapshots.EpochSnapshot(
+        e, rng.integers(0, 10, 20).astype(np.int8), rng.random(20).astype(np.float16),
+        rng.integers(0, 100, (10, 10)).astype(np.int32), rng.normal(size=(16, 28, 28)).astype(np.float16), 0.1)
+        for e in range(1, epochs + 1))
+    return replays.Recording("seed002-ann", "seed002-ann", dataclasses.asdict(TrainingConfig("seed002-ann").resolved()),
+                             records, shots, tuple(range(10)) * 2, 0.93, 238_510, "2026-11-22", {"keras": "3"}, 2)
+
+
+def assert_same(a: replays.Recording, b: replays.Recording) -> None:
+    assert a.records == b.records
+    assert (a.name, a.preset, a.config, a.strip_labels, a.test_accuracy, a.parameters, a.recorded_on, a.versions,
+            a.cpus) == (b.name, b.preset, b.config, b.strip_labels, b.test_accuracy, b.parameters, b.recorded_on,
+                        b.versions, b.cpus)
+    assert len(a.snapshots) == len(b.snapshots)
+    for x, y in zip(a.snapshots, b.snapshots):
+        assert x.epoch == y.epoch and x.seconds == y.seconds
+        for field in ("answers", "confidence", "confusion", "first_layer"):
+            assert np.array_equal(getattr(x, field), getattr(y, field)) and getattr(x, field).dtype == getattr(y, field).dtype
+
+
+def test_a_recording_round_trips_through_its_file(tmp_path):
+    recording = fake_recording()
+    path = replays.save_recording(recording, tmp_path / "seed002-ann.npz")
+    assert_same(replays.load_recording(path), recording)
+    assert replays.list_replays(tmp_path) == ["seed002-ann"]
+
+
+def test_a_damaged_or_missing_recording_names_the_command_that_records_it(tmp_path):
+    path = tmp_path / "cnn.npz"
+    with pytest.raises(replays.ReplayFileError, match="python -m mnist_core record cnn"):
+        replays.load_recording(path)
+    path.write_bytes(b"not a zip file")
+    with pytest.raises(replays.ReplayFileError, match="cannot be read.*python -m mnist_core record cnn"):
+        replays.load_recording(path)
+
+
+def test_a_replay_plays_its_epochs_in_order_at_its_speed():
+    recording = fake_recording()  # epochs of 10, 5, 5 and 20 s: 40 s in all
+    assert replays.frame_at(recording, 0, 1) == replays.ReplayFrame(0, 0.0, False)
+    assert replays.frame_at(recording, 12, 1) == replays.ReplayFrame(1, 0.4, False)
+    assert replays.frame_at(recording, 12 / 20, 20) == replays.ReplayFrame(1, pytest.approx(0.4), False)
+    shown = [replays.frame_at(recording, t / 10, 5).epochs for t in range(0, 100)]
+    assert shown == sorted(shown) and set(shown) == {0, 1, 2, 3, 4}  # every epoch, in order
+    assert replays.frame_at(recording, 40 / 5, 5).finished  # 40 s of training in 8 s at 5×
+    assert not replays.frame_at(recording, 39 / 5, 5).finished
+    upto = recording.upto(2)
+    assert [r.epoch for r in upto.records] == [1, 2] and [s.epoch for s in upto.snapshots] == [1, 2]
+
+
+def test_record_writes_a_real_run_that_replays(tmp_path, mnist, monkeypatch):
+    run = TrainingRun(TrainingConfig("seed002-ann", epochs=2, train_size=1000, batch_size=100))
+    snap = run.run()
+    assert snap.state == "finished", snap.message
+    recording = replays.from_run("seed002-ann", run)
+    path = replays.save_recording(recording, replays.replay_path("seed002-ann", tmp_path))
+    back = replays.load_recording(path)
+    assert_same(back, recording)
+    assert [s.epoch for s in back.snapshots] == [1, 2] and back.test_accuracy == snap.test_accuracy
+    assert back.strip_labels == tuple(range(10)) * 2 and back.kind == "ann"
+
+
+def test_recipes_are_the_shipped_cards_or_the_presets_own():
+    assert replays.recipe("cnn").augment and replays.recipe("cnn").epochs == 20  # the shipped card's recipe
+    assert replays.recipe("seed004-cnn") == TrainingConfig("seed004-cnn")
+    with pytest.raises(KeyError):
+        replays.recipe("no-such-preset")
+
+
+@pytest.mark.parametrize("name", replays.RECORDED)
+def test_every_shipped_recording_is_whole(name, mnist):
+    recording = replays.load_recording(replays.replay_path(name, replays.SHIPPED_DIR))
+    config = training.TrainingConfig(**recording.config)
+    assert config == training.validate(replays.recipe(name), training.MNIST_TRAIN_IMAGES)  # the recipe it names
+    assert [r.epoch for r in recording.records] == list(range(1, config.epochs + 1))
+    assert [s.epoch for s in recording.snapshots] == list(range(1, config.epochs + 1))
+    _, (x_test, y_test) = mnist
+    assert recording.strip_labels == tuple(epoch_snapshots.strip_digits(x_test, y_test)[1].tolist())
+    assert recording.test_accuracy > 0.9 and recording.seconds > 0
+    assert replays.replay_path(name, replays.SHIPPED_DIR).stat().st_size < 1_000_000  # small files
