@@ -146,7 +146,7 @@ def scrub_figures(key: tuple, _shot: epoch_snapshots.EpochSnapshot, kind: str):
     """The confusion matrix and the first layer after one epoch."""
     confusion = charts.confusion_heatmap(_shot.confusion, height=430)
     names = [f"unit {i}" if kind == "ann" else str(i) for i in range(len(_shot.first_layer))]
-    layer = charts.diverging_grid(_shot.first_layer, names, columns=4 if kind == "ann" else 8,
+    layer = charts.diverging_grid(_shot.first_layer, names, columns=4 if kind == "ann" else 8, height=430,
                                   hover_name="unit" if kind == "ann" else "filter")
     return confusion, layer
 

@@ -285,7 +285,7 @@ def epoch_strip(images: np.ndarray, truths: Sequence[int | None], rows: Sequence
     bottom = top + row_height * len(rows)
     fig.update_xaxes(visible=False, range=[0, strip.shape[1]])
     fig.update_yaxes(visible=False, range=[bottom, 0], scaleanchor="x")
-    fig.update_layout(margin=dict(l=150, r=10, t=10, b=10), height=height or int(120 + 70 * len(rows)),
+    fig.update_layout(margin=dict(l=150, r=10, t=10, b=10), height=height or int(95 + 55 * len(rows)),
                       hovermode="closest", dragmode=False)
     return fig
 

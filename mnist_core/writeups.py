@@ -57,5 +57,5 @@ def for_preset(preset: str | None) -> WriteUp | None:
 def trained_epochs(writeup: WriteUp, key: str) -> dict:
     """The write-up's curve by epochs of training done, as our curves count them: fit(initial_epoch=1,
     epochs=10) trains nine epochs and numbers them 2–10. Recorded here, the recipe's epochs 1–9 come
-    within 3.3 points of the write-up's 2–10 (3–25 points apart if matched by number)."""
+    within 3.3 points of the write-up's 2–10 (0.4–24 points apart if matched by number)."""
     return {epoch - writeup.initial_epoch: value for epoch, value in writeup.curve.get(key, {}).items()}

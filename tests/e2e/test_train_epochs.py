@@ -15,7 +15,7 @@ def strip_text(page) -> str:
     strip = page.locator("[data-testid='stPlotlyChart']").filter(has_text=MARKS)
     if strip.count() == 0:
         return ""
-    return " ".join(strip.first.locator(".textpoint text").all_inner_texts())
+    return " ".join(strip.first.locator(".textpoint text").all_text_contents())
 
 
 def slider_value(page) -> str:
@@ -66,7 +66,7 @@ def test_a_replay_plays_to_its_end(page, server):
     page.locator("[data-testid='stMetric']").filter(has_text="Test accuracy (recorded)").wait_for(timeout=15_000)
     wait_until_idle(page)
     assert slider_value(page) == "30" and playing != "30"
-    legend = " ".join(page.locator("[data-testid='stPlotlyChart'] .legendtext").all_inner_texts())
+    legend = " ".join(page.locator("[data-testid='stPlotlyChart'] .legendtext").all_text_contents())
     assert "ann (replay) · train" in legend
     assert page.get_by_text(re.compile("Replay · recorded")).count() >= 1  # labelled as a replay
     assert_no_exception(page)
