@@ -138,7 +138,8 @@ def strip_figure(key: tuple, _tracks: list[Track], epoch: int, drawing_label: in
         if with_drawing and not t.has_drawing and shot is not None:  # a replay never saw the drawing
             answers, confidence = answers + [None], list(confidence) + [0.0]
         rows.append({"label": label, "color": common.kind_color(t.kind), "answers": answers, "confidence": confidence})
-    return charts.epoch_strip(images, truths, rows, names)
+    typical = len(epoch_snapshots.STRIP_EASY)  # a line of typical digits, then the hard ones and the drawing
+    return charts.epoch_strip(images, truths, rows, names, lines=[range(typical), range(typical, len(images))])
 
 
 @st.cache_resource(max_entries=256, show_spinner=False)
@@ -176,8 +177,9 @@ def show_epochs(tracks: list[Track], name: str, drawing_image=None) -> None:
     key = tuple((t.key, len(t.snapshots)) for t in tracks) + (epoch, label, common.projector_on())
     common.plotly_chart(strip_figure(key, tracks, epoch, label, drawing_image), width="stretch",
                         key=f"{name}_strip", config={"displayModeBar": False})
-    st.caption(f"The same {len(strip_labels)} test digits in every run: the first ten typical, the last ten hard. "
-               "Under each, the digit the network reads after that epoch, ✓ right or ✗ wrong"
+    st.caption(f"The same {len(strip_labels)} test digits in every run: ten typical ones, then ten hard ones. "
+               f"Under each, the digit {'each' if len(tracks) > 1 else 'the'} network reads after that epoch, ✓ "
+               "right or ✗ wrong, and how sure it is"
                + ("; the last is your drawing." if drawing_image is not None else "."))
     columns = st.columns(2)  # one network: its matrix beside its first layer; two: a column each
     for n, t in enumerate(tracks):

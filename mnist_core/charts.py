@@ -237,7 +237,7 @@ def training_curves(runs: Sequence[dict], height: int = 380, x: str = "epoch",
     fig.update_xaxes(title="epoch" if x == "epoch" else "seconds of training",
                      dtick=1 if x == "epoch" and longest <= 20 else None)
     fig.update_yaxes(tickformat=".1%", row=1, col=2)
-    fig.update_layout(legend=dict(orientation="h", y=-0.25), hovermode="x unified" if x == "epoch" else "closest")
+    fig.update_layout(legend=dict(orientation="h", y=-0.3), hovermode="x unified" if x == "epoch" else "closest")
     return _layout(fig, height)
 
 
@@ -245,48 +245,59 @@ RIGHT_INK, WRONG_INK = "#1A7F37", "#CF222E"  # with ✓ and ✗, so colour is ne
 
 
 def epoch_strip(images: np.ndarray, truths: Sequence[int | None], rows: Sequence[dict], names: Sequence[str],
-                height: int | None = None) -> go.Figure:
+                lines: Sequence[Sequence[int]] | None = None, height: int | None = None) -> go.Figure:
     """Digits side by side, and under them one row per model: the digit it reads in each, ✓ right
-    (green) or ✗ wrong (red); no mark where the truth is unknown. Each row: {"label", "color",
-    "answers", "confidence"}. `names` describe the digits in hovers ("test digit 6783")."""
-    strip = image_strip(images, factor=2, gap=4)
-    tile = strip.shape[1] / len(images)
+    (green) or ✗ wrong (red), no mark where the truth is unknown, and its confidence. Each row:
+    {"label", "color", "answers", "confidence"}; `names` describe the digits in hovers ("test digit
+    6783"); `lines` splits the digits over lines (indices per line; default: one line)."""
+    lines = [list(line) for line in (lines or [range(len(images))])]
+    per_line = max(len(line) for line in lines)
+    tile_h, gap = 28 * 2, 4
+    tile_w = tile_h + gap
+    row_height = tile_h * 0.95
+    block = tile_h + row_height * len(rows) + gap * 3  # a line of digits and its rows of answers
+    canvas = np.full((int(block * len(lines)), per_line * tile_w - gap), 255, np.uint8)
+    for n, line in enumerate(lines):
+        strip = image_strip(np.asarray(images)[line], factor=2, gap=gap)
+        canvas[int(block * n):int(block * n) + tile_h, :strip.shape[1]] = strip
     png = io.BytesIO()
-    Image.fromarray(strip).save(png, format="PNG")
+    Image.fromarray(canvas).save(png, format="PNG")
     fig = go.Figure(go.Image(source="data:image/png;base64," + base64.b64encode(png.getvalue()).decode(),
                              hoverinfo="skip"))
-    top = strip.shape[0]
-    row_height = top * 0.9
-    centres = [(i + 0.5) * tile for i in range(len(images))]
-    for n, row in enumerate(rows):
-        y = top + row_height * (n + 0.6)
-        hovers, texts, inks = [], [], []
-        for i, (answer, confidence) in enumerate(zip(row["answers"], row["confidence"])):
-            truth = truths[i]
-            if answer is None:  # no snapshot yet at this epoch
-                texts.append("…")
-                inks.append(PERFECT_INK)
-                hovers.append(names[i])
-                continue
-            mark = "" if truth is None else (" ✓" if answer == truth else " ✗")
-            texts.append(f"{answer}{mark}")
-            inks.append(row["color"] if truth is None else RIGHT_INK if answer == truth else WRONG_INK)
-            about = "" if truth is None else f" (a {truth})"
-            hovers.append(f"{names[i]}{about}<br>{row['label']} reads {answer} ({float(confidence):.0%})")
-        fig.add_scatter(x=centres, y=[y] * len(centres), mode="text", text=texts, name=row["label"],
-                        textfont=dict(color=inks, size=18, family="Source Sans Pro, sans-serif"),
-                        hovertext=hovers, hoverinfo="text", showlegend=False)
-        sure = ["" if answer is None else f"{float(c):.0%}" for answer, c in zip(row["answers"], row["confidence"])]
-        fig.add_scatter(x=centres, y=[y + row_height * 0.38] * len(centres), mode="text", text=sure,
-                        name=f"{row['label']} · confidence", textfont=dict(color=PERFECT_INK, size=12),
-                        hoverinfo="skip", showlegend=False)
-        fig.add_annotation(x=0, y=y, xref="x", yref="y", xanchor="right", text=f"<b>{row['label']}</b>",
-                           showarrow=False, font=dict(color=row["color"], size=14), xshift=-6)
-    bottom = top + row_height * len(rows)
-    fig.update_xaxes(visible=False, range=[0, strip.shape[1]])
-    fig.update_yaxes(visible=False, range=[bottom, 0], scaleanchor="x")
-    fig.update_layout(margin=dict(l=150, r=10, t=10, b=10), height=height or int(95 + 55 * len(rows)),
-                      hovermode="closest", dragmode=False)
+    for n, line in enumerate(lines):
+        centres = [(i + 0.5) * tile_w for i in range(len(line))]
+        for r, row in enumerate(rows):
+            y = block * n + tile_h + row_height * (r + 0.35)
+            hovers, texts, inks, sure = [], [], [], []
+            for i in line:
+                answer, truth = row["answers"][i], truths[i]
+                if answer is None:  # no snapshot of this epoch yet
+                    texts.append("…")
+                    inks.append(PERFECT_INK)
+                    hovers.append(names[i])
+                    sure.append("")
+                    continue
+                confidence = float(row["confidence"][i])
+                mark = "" if truth is None else (" ✓" if answer == truth else " ✗")
+                texts.append(f"{answer}{mark}")
+                inks.append(row["color"] if truth is None else RIGHT_INK if answer == truth else WRONG_INK)
+                about = "" if truth is None else f" (a {truth})"
+                hovers.append(f"{names[i]}{about}<br>{row['label']} reads {answer} ({confidence:.0%})")
+                sure.append(f"{confidence:.0%}")
+            fig.add_scatter(x=centres, y=[y] * len(centres), mode="text", text=texts, name=row["label"],
+                            textfont=dict(color=inks, size=17, family="Source Sans Pro, sans-serif"),
+                            hovertext=hovers, hoverinfo="text", showlegend=False)
+            fig.add_scatter(x=centres, y=[y + row_height * 0.42] * len(centres), mode="text", text=sure,
+                            name=f"{row['label']} · confidence", textfont=dict(color=PERFECT_INK, size=11),
+                            hoverinfo="skip", showlegend=False)
+            if len(rows) > 1:  # one network needs no name here: the page says which it is
+                fig.add_annotation(x=0, y=y + row_height * 0.2, xref="x", yref="y", xanchor="right", showarrow=False,
+                                   text=f"<b>{row['label'].replace(' (', '<br>(')}</b>", xshift=-6,
+                                   font=dict(color=row["color"], size=13))
+    fig.update_xaxes(visible=False, range=[0, canvas.shape[1]])
+    fig.update_yaxes(visible=False, range=[canvas.shape[0], 0], scaleanchor="x")
+    fig.update_layout(margin=dict(l=110 if len(rows) > 1 else 10, r=10, t=6, b=6), hovermode="closest", dragmode=False,
+                      height=height or int(30 + (70 + 58 * len(rows)) * len(lines)))
     return fig
 
 

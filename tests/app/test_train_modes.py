@@ -62,8 +62,9 @@ def test_a_tiny_run_shows_the_strip_and_its_snapshot_cost(models_dir):
     at.select_slider(key="train_size").set_value(1000)
     [b for b in at.button if b.label == "Start training"][0].click().run()
     assert wait_for(at, lambda a: any(m.label == "Test accuracy" for m in a.metric))
-    rows = strip_texts(at, "tiny run")
-    assert len(rows) == 2 and len(rows[0]) == 20 and all(t[-1] in "✓✗" for t in rows[0])
+    rows = strip_texts(at, "tiny run")  # two lines of ten: answers, then confidences
+    assert [len(r) for r in rows] == [10, 10, 10, 10]
+    assert all(t[-1] in "✓✗" for t in rows[0] + rows[2]) and all(t.endswith("%") for t in rows[1] + rows[3])
     assert any("snapshot cost" in c.value for c in at.caption)
 
 
@@ -85,7 +86,7 @@ def test_a_race_trains_an_ann_and_a_cnn_together():
     names = {t["name"].split(" (")[0] for t in curves[0]["data"] if "write-up" not in t["name"]}
     assert names == {"seed002-ann", "seed000-cnn"}  # one chart, both networks
     assert any(t["name"] == "seed002-ann write-up · test" for t in curves[0]["data"])  # beside its write-up
-    assert len(strip_texts(at, "race")) == 4  # two rows of answers, two of confidences
+    assert len(strip_texts(at, "race")) == 8  # two lines, each with two rows of answers and two of confidences
 
 
 def test_the_confusion_page_shows_the_write_up_beside_a_seed004_cnn_model(models_dir, mnist):
