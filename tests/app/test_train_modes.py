@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from mnist_core import registry, replays, training
 from tests.app.test_pages import metric, open_page, wait_for
 
@@ -89,7 +91,17 @@ def test_a_race_trains_an_ann_and_a_cnn_together():
     assert len(strip_texts(at, "race")) == 8  # two lines, each with two rows of answers and two of confidences
 
 
-def test_the_confusion_page_shows_the_write_up_beside_a_seed004_cnn_model(models_dir, mnist):
+@pytest.fixture
+def fresh_model_list():
+    """The pages cache the list of saved models for a few seconds: a test with its own models folder
+    must not leave its list to the next test."""
+    import streamlit as st
+    st.cache_data.clear()
+    yield
+    st.cache_data.clear()
+
+
+def test_the_confusion_page_shows_the_write_up_beside_a_seed004_cnn_model(models_dir, mnist, fresh_model_list):
     (x, y), test = mnist
     run = training.TrainingRun(training.TrainingConfig("seed004-cnn", epochs=1, train_size=500),
                                data=((x[:600], y[:600]), test))
