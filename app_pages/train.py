@@ -139,7 +139,8 @@ def strip_figure(key: tuple, _tracks: list[Track], epoch: int, drawing_label: in
             answers, confidence = answers + [None], list(confidence) + [0.0]
         rows.append({"label": label, "color": common.kind_color(t.kind), "answers": answers, "confidence": confidence})
     typical = len(epoch_snapshots.STRIP_EASY)  # a line of typical digits, then the hard ones and the drawing
-    return charts.epoch_strip(images, truths, rows, names, lines=[range(typical), range(typical, len(images))])
+    return charts.epoch_strip(images, truths, rows, names, lines=[range(typical), range(typical, len(images))],
+                              title=f"After epoch {epoch}")
 
 
 @st.cache_resource(max_entries=256, show_spinner=False)

@@ -245,7 +245,8 @@ RIGHT_INK, WRONG_INK = "#1A7F37", "#CF222E"  # with ✓ and ✗, so colour is ne
 
 
 def epoch_strip(images: np.ndarray, truths: Sequence[int | None], rows: Sequence[dict], names: Sequence[str],
-                lines: Sequence[Sequence[int]] | None = None, height: int | None = None) -> go.Figure:
+                lines: Sequence[Sequence[int]] | None = None, height: int | None = None,
+                title: str | None = None) -> go.Figure:
     """Digits side by side, and under them one row per model: the digit it reads in each, ✓ right
     (green) or ✗ wrong (red), no mark where the truth is unknown, and its confidence. Each row:
     {"label", "color", "answers", "confidence"}; `names` describe the digits in hovers ("test digit
@@ -296,8 +297,10 @@ def epoch_strip(images: np.ndarray, truths: Sequence[int | None], rows: Sequence
                                    font=dict(color=row["color"], size=13))
     fig.update_xaxes(visible=False, range=[0, canvas.shape[1]])
     fig.update_yaxes(visible=False, range=[canvas.shape[0], 0], scaleanchor="x")
-    fig.update_layout(margin=dict(l=110 if len(rows) > 1 else 10, r=10, t=6, b=6), hovermode="closest", dragmode=False,
-                      height=height or int(30 + (70 + 58 * len(rows)) * len(lines)))
+    fig.update_layout(margin=dict(l=110 if len(rows) > 1 else 10, r=10, t=34 if title else 6, b=6),
+                      hovermode="closest", dragmode=False,
+                      height=height or int(30 + (70 + 58 * len(rows)) * len(lines) + (28 if title else 0)),
+                      title=dict(text=title, x=0, xref="paper", font=dict(size=16)) if title else None)
     return fig
 
 
