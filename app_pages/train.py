@@ -106,9 +106,7 @@ def show_curves(tracks: list[Track], extra: list[dict], name: str) -> None:
                              format_func=lambda v: "Epoch" if v == "epoch" else "Seconds of training") or "epoch"
     runs = [{"label": t.label, "color": common.kind_color(t.kind), "records": curve_records(t)} for t in tracks] + extra
     found = {t.preset: writeups.for_preset(t.preset) for t in tracks}
-    reported = [{"label": f"{preset} write-up", "numbers": {k: list(v) for k, v in w.curve.items()},
-                 "points": {k: writeups.trained_epochs(w, k) for k in w.curve}}
-                for preset, w in found.items() if w is not None]
+    reported = [writeups.overlay(w) for w in found.values() if w is not None]
     if not any(r["records"] for r in runs):
         st.caption("The first point appears when epoch 1 ends.")
         return

@@ -70,12 +70,12 @@ class EpochSnapshot:
     seconds: float  # what taking it cost the run
 
     @property
-    def test_accuracy(self) -> float:
-        return float(np.trace(self.confusion) / max(1, self.confusion.sum()))
-
-    @property
     def test_images(self) -> int:
         return int(self.confusion.sum())
+
+    @property
+    def test_accuracy(self) -> float:
+        return float(np.trace(self.confusion) / max(1, self.test_images))
 
     @property
     def nbytes(self) -> int:

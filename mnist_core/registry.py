@@ -130,7 +130,7 @@ def load_model(name: str, directory: Path | None = None):
     return model
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
     """Write through a temp file in the same folder, then rename: never a half-written file."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(fd)
@@ -161,7 +161,7 @@ def write_model_file(model, path: Path) -> None:
     bare = type(model).from_config(model.get_config())
     bare.set_weights(model.get_weights())
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, lambda tmp: bare.save(tmp))
+    atomic_write(path, lambda tmp: bare.save(tmp))
 
 
 def save_model_file(source: Path, name: str, card: dict, directory: Path | None = None,
@@ -185,8 +185,8 @@ def save_model_file(source: Path, name: str, card: dict, directory: Path | None 
         "saved": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "versions": {"python": platform.python_version(), "numpy": numpy.__version__, **card.get("versions", {})},
     }
-    _atomic_write(path, lambda tmp: shutil.copyfile(source, tmp))
-    _atomic_write(card_path(name, directory),
+    atomic_write(path, lambda tmp: shutil.copyfile(source, tmp))
+    atomic_write(card_path(name, directory),
                   lambda tmp: Path(tmp).write_text(json.dumps(full_card, indent=2, default=float) + "\n"))
     return path
 

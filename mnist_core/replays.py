@@ -84,7 +84,7 @@ def save_recording(recording: Recording, path: Path) -> Path:
     meta["snapshot_seconds"] = [s.seconds for s in recording.snapshots]
     arrays = {key: np.stack([getattr(s, key) for s in recording.snapshots]) for key in _SNAPSHOT_ARRAYS} \
         if recording.snapshots else {}
-    registry._atomic_write(path, lambda tmp: np.savez_compressed(tmp, meta=np.array(json.dumps(meta)), **arrays))
+    registry.atomic_write(path, lambda tmp: np.savez_compressed(tmp, meta=np.array(json.dumps(meta)), **arrays))
     return path
 
 

@@ -59,3 +59,10 @@ def trained_epochs(writeup: WriteUp, key: str) -> dict:
     epochs=10) trains nine epochs and numbers them 2–10. Recorded here, the recipe's epochs 1–9 come
     within 3.3 points of the write-up's 2–10 (0.4–24 points apart if matched by number)."""
     return {epoch - writeup.initial_epoch: value for epoch, value in writeup.curve.get(key, {}).items()}
+
+
+def overlay(writeup: WriteUp) -> dict:
+    """What charts.training_curves draws for a write-up: its points by epochs trained, and its own
+    epoch numbers for the hovers."""
+    return {"label": f"{writeup.preset} write-up", "numbers": {k: list(v) for k, v in writeup.curve.items()},
+            "points": {k: trained_epochs(writeup, k) for k in writeup.curve}}
