@@ -8,7 +8,7 @@ import time
 import numpy as np
 import streamlit as st
 
-from mnist_core import charts, epoch_snapshots, models, registry, replays, training, writeups
+from mnist_core import augment, charts, epoch_snapshots, models, registry, replays, training, writeups
 from app_pages import common
 
 QUICK_DEMO = {"train_size": 10_000, "epochs": 3}  # finishes in well under a minute on 2 cores
@@ -68,6 +68,36 @@ def drawing_settings(container, disabled: bool) -> np.ndarray | None:
                     help="What you drew: each answer on it is marked right or wrong against this. "
                          "It starts as the shipped CNN's reading.")
     return image if keep else None
+
+
+# ------------------------------------------------------------------ augmentation, one switch per kind
+AUGMENT_LABELS = {k.name: k.label for k in augment.KINDS}
+PREVIEW_DRAWS = 3  # rows of changed digits under the originals
+
+
+def augmentation_settings(disabled: bool) -> None:
+    """A switch per kind, and what the chosen kinds do to ten training digits (one of each)."""
+    st.pills("Augmentation", augment.KIND_NAMES, selection_mode="multi", key="train_augment", disabled=disabled,
+             format_func=AUGMENT_LABELS.get,
+             help="Random changes to every batch, new each epoch: " + " ".join(
+                 f"**{k.label}**: {k.help}" for k in augment.KINDS) + " Slower to fit, better on new handwriting.")
+    chosen = tuple(st.session_state.get("train_augment") or ())
+    with st.expander("See what augmentation does to the training digits"):
+        first = [int(np.flatnonzero(ds.y_train == d)[0]) for d in range(10)]
+        originals = ds.x_train[first].astype(np.float32) / 255.0
+        if not chosen:
+            st.caption("No augmentation is on: the network sees these digits exactly as MNIST has them.")
+            st.image(charts.image_strip(originals), caption="MNIST as it is")
+            return
+        draw = st.session_state.setdefault("train_augment_draw", 0)
+        rng = np.random.default_rng(draw)
+        changed = [augment.augment(originals, chosen, rng) for _ in range(PREVIEW_DRAWS)]
+        st.image(charts.image_strip(originals), caption="MNIST as it is")
+        for i, images in enumerate(changed):
+            st.image(charts.image_strip(images), caption=f"Draw {i + 1}: {augment.describe(chosen)}")
+        if st.button("New random draws", icon=":material/casino:", key="train_augment_new"):
+            st.session_state.train_augment_draw = draw + 1
+            st.rerun()
 
 
 # ------------------------------------------------------------------ what a run, a race or a replay shows
@@ -234,7 +264,7 @@ def apply_recipe():
     st.session_state.train_lr = preset.learning_rate
     st.session_state.train_optimizer = preset.optimizer
     st.session_state.train_val = preset.validation_split if preset.validation_split else 0.1
-    st.session_state.train_augment = preset.augment
+    st.session_state.train_augment = list(preset.augment)
 
 
 def run_label(r: training.TrainingRun) -> str:
@@ -262,7 +292,7 @@ def train_one() -> None:
                                  default="Quick demo", on_change=apply_recipe, disabled=active)
         preset = models.PRESETS[st.session_state.train_preset]
         st.caption(preset.description)
-        row = st.columns(7)
+        row = st.columns(6)
         row[0].number_input("Epochs", step=1, key="train_epochs", disabled=active)
         row[1].number_input("Batch size", step=16, key="train_batch", disabled=active)
         row[2].number_input("Learning rate", step=0.0005, format="%g", key="train_lr", disabled=active)
@@ -270,8 +300,7 @@ def train_one() -> None:
         row[4].select_slider("Training images", TRAIN_SIZES, key="train_size", disabled=active,
                              format_func=lambda n: f"{n:,}")
         row[5].slider("Validation split", 0.0, 0.5, step=0.05, key="train_val", disabled=active)
-        row[6].toggle("Augment", key="train_augment", disabled=active,
-                      help="Random small shifts, rotations and zooms of each batch: slower to fit, better on drawn digits.")
+        augmentation_settings(active)
         with_drawing = drawing_settings(st, active)
         buttons = st.columns([1, 1, 4])
         start = buttons[0].button("Start training", type="primary", icon=":material/play_arrow:", disabled=active,
@@ -283,7 +312,7 @@ def train_one() -> None:
             preset=st.session_state.train_preset, epochs=st.session_state.train_epochs,
             batch_size=st.session_state.train_batch, learning_rate=st.session_state.train_lr,
             optimizer=st.session_state.train_optimizer, validation_split=st.session_state.train_val,
-            train_size=st.session_state.train_size, augment=st.session_state.train_augment)
+            train_size=st.session_state.train_size, augment=tuple(st.session_state.train_augment or ()))
         try:
             new_run = training.TrainingRun(config, drawing=with_drawing).start()
         except (training.HyperparameterError, training.TrainingBusyError) as exc:
@@ -440,7 +469,8 @@ def replay_mode() -> None:
         c = chosen.config
         st.caption(f"Recorded on {chosen.recorded_on} on this {chosen.cpus}-core machine: {c['epochs']} epochs on "
                    f"{c['train_size']:,} images, batch {c['batch_size']}, {c['optimizer']} at {c['learning_rate']:g}"
-                   f"{', augmented' if c['augment'] else ''}; {chosen.seconds:,.0f} s of training, "
+                   f", augmentation: {augment.describe(augment.kinds_from(c['augment']))}; "
+                   f"{chosen.seconds:,.0f} s of training, "
                    f"{chosen.seconds / speed:,.0f} s at {speed}×.")
     if play:
         st.session_state.replay = {"name": name, "speed": speed, "started": time.time()}

@@ -60,6 +60,10 @@ def _train(args) -> int:
     path = registry.save_model_file(run.model_file, name, training.model_card(run), overwrite=args.overwrite,
                                     allow_shipped=args.overwrite)
     print(f"Saved {path} and its card.")
+    if args.record:  # the Train page's replay of this very run, so a shipped model and its replay agree
+        from . import replays
+        replay = replays.save_recording(replays.from_run(name, run), replays.replay_path(name))
+        print(f"Wrote its replay {replay} ({replay.stat().st_size / 1024:,.0f} KB).")
     return 0
 
 
@@ -217,9 +221,13 @@ def main(argv=None) -> int:
     train.add_argument("--optimizer")
     train.add_argument("--validation-split", type=float)
     train.add_argument("--train-size", type=int)
-    train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
+    train.add_argument("--augment", metavar="KINDS",
+                       help="augmentation kinds, comma-separated, from: shift, rotate, zoom, shear, elastic, "
+                            "stroke; or all, or none (default: the preset's)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--overwrite", action="store_true", help="replace an existing model of that name")
+    train.add_argument("--record", action="store_true",
+                       help="also write this run's replay for the Train page (trained_models/replays/NAME.npz)")
     train.set_defaults(func=_train)
     evaluate = sub.add_parser("evaluate", help="test accuracy of a saved model")
     evaluate.add_argument("name")

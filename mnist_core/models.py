@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Callable
 
+from . import augment
+
 if TYPE_CHECKING:  # Keras is imported only where a model is built: the server reads presets without it
     import keras
 
@@ -31,7 +33,7 @@ class Preset:
     loss: str = "sparse_categorical_crossentropy"  # or "categorical_crossentropy" (one-hot labels)
     nesterov: bool = False
     momentum: float = 0.0
-    augment: bool = False  # small random shifts, rotations and zoom while training
+    augment: tuple[str, ...] = ()  # mnist_core.augment's kinds applied while training; () none
     cosine_decay: bool = False  # learning rate follows a cosine from its start value to ~0
 
     @property
@@ -174,13 +176,14 @@ PRESETS: dict[str, Preset] = {
     preset.name: preset
     for preset in [
         Preset("ann", "ann",
-               "Our best plain network: 784 → 512 → 512 → 10 with dropout, trained on shifted, "
-               "rotated and zoomed digits.",
-               _ann_layers, batch_size=128, epochs=30, augment=True, cosine_decay=True),
+               "Our best plain network: 784 → 512 → 512 → 10 with dropout, trained on digits shifted, "
+               "turned, scaled, slanted, bent and drawn thinner or thicker.",
+               _ann_layers, batch_size=128, epochs=30, augment=augment.KIND_NAMES, cosine_decay=True),
         Preset("cnn", "cnn",
                "Our best convolutional network: three 3×3 conv blocks (32, 64, 128 filters) with batch "
-               "norm and max-pool, a 128-unit dense layer, trained on shifted, rotated and zoomed digits.",
-               _cnn_layers, learning_rate=2e-3, batch_size=128, epochs=20, augment=True,
+               "norm and max-pool, a 128-unit dense layer, trained on digits shifted, turned, scaled, "
+               "slanted, bent and drawn thinner or thicker.",
+               _cnn_layers, learning_rate=2e-3, batch_size=128, epochs=30, augment=augment.KIND_NAMES,
                cosine_decay=True),
         Preset("seed000-ann", "ann",
                "Classic MLP: Dense 350 ReLU → 50 ReLU → softmax, Adam, 10 epochs "

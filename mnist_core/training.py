@@ -31,7 +31,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import models
+from . import augment, models
 
 MAX_EPOCHS = 200
 MAX_LEARNING_RATE = 1.0
@@ -58,9 +58,13 @@ class TrainingConfig:
     optimizer: str | None = None
     validation_split: float | None = None
     train_size: int | None = None  # None: all 60,000
-    augment: bool | None = None
+    augment: tuple[str, ...] | bool | None = None  # mnist_core.augment's kinds (True: the old three); None: the preset's
     seed: int = 0
     start_from: str | None = None  # a saved model (same preset) whose weights the run fine-tunes; None: fresh
+
+    def __post_init__(self):
+        if isinstance(self.augment, list):  # as a card or a recording's JSON stores the kinds
+            object.__setattr__(self, "augment", tuple(self.augment))
 
     def resolved(self) -> "TrainingConfig":
         """Every None replaced by the preset's default."""
@@ -72,13 +76,16 @@ class TrainingConfig:
             learning_rate=p.learning_rate if self.learning_rate is None else self.learning_rate,
             optimizer=p.optimizer if self.optimizer is None else self.optimizer,
             validation_split=p.validation_split if self.validation_split is None else self.validation_split,
-            augment=p.augment if self.augment is None else self.augment,
+            augment=augment.kinds_from(p.augment if self.augment is None else self.augment),
         )
 
 
 def validate(config: TrainingConfig, available: int) -> TrainingConfig:
     """The resolved config, or HyperparameterError naming the setting and its allowed range."""
-    c = config.resolved()
+    try:
+        c = config.resolved()
+    except augment.AugmentError as exc:
+        raise HyperparameterError(str(exc)) from None
     train_size = available if c.train_size is None else c.train_size
     if not isinstance(train_size, (int, np.integer)) or not MIN_TRAIN_SIZE <= train_size <= available:
         raise HyperparameterError(

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import epoch_snapshots, models
+from . import augment, epoch_snapshots, models
 from .experiments import ExperimentJob
 from .training import BatchProgress, EpochRecord, TrainingJob
 
@@ -136,15 +136,22 @@ def run_experiment_job(job, reporter: _Reporter, should_stop) -> Outcome:
     return Outcome("finished", f"Finished in {result.seconds:.0f} s.", versions=result.versions)
 
 
-def _augmenter(seed: int):
-    """Small shifts, rotations and zooms: MNIST digits vary this much, drawn digits more."""
-    import keras
+def _augmented(fit, kinds: tuple[str, ...], seed: int):
+    """The batches of `fit` changed by mnist_core.augment (NumPy, in tf.data's threads). Each batch
+    draws from its own generator, seeded from a stream that is new each epoch but the same for the
+    same seed, so a run's augmented images do not depend on thread timing."""
+    import tensorflow as tf
 
-    return keras.Sequential([
-        keras.layers.RandomRotation(0.04, fill_mode="constant", seed=seed),
-        keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed + 1),
-        keras.layers.RandomZoom(0.1, fill_mode="constant", seed=seed + 2),
-    ], name="augment")
+    def change(images, batch_seed):
+        return augment.augment(images, kinds, np.random.default_rng([seed, int(batch_seed) & 0x7FFFFFFF]))
+
+    def mapped(xb, yb, batch_seed):
+        xb2 = tf.numpy_function(change, [xb, batch_seed], tf.float32, stateful=False)
+        return tf.ensure_shape(xb2, xb.shape), yb
+
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    return tf.data.Dataset.zip(fit, seeds).map(lambda batch, s: mapped(*batch, s),
+                                                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
 class KerasRun:
@@ -200,9 +207,7 @@ class KerasRun:
         fit = tf.data.Dataset.range(len(x_fit)).shuffle(len(x_fit), seed=c.seed, reshuffle_each_iteration=True)
         fit = fit.batch(c.batch_size).map(lambda idx: (tf.gather(x_fit_t, idx), tf.gather(y_fit_t, idx)))
         if c.augment:
-            augment = _augmenter(c.seed)
-            fit = fit.map(lambda xb, yb: (augment(xb[..., None], training=True)[..., 0], yb),
-                          num_parallel_calls=tf.data.AUTOTUNE)
+            fit = _augmented(fit, c.augment, c.seed)
         fit = fit.prefetch(tf.data.AUTOTUNE)
         val = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(1000) if n_val else None
         return fit, val, len(x_fit)

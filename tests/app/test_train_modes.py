@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from mnist_core import registry, replays, training
+from mnist_core import augment, registry, replays, training
 from tests.app.test_pages import metric, open_page, wait_for
 
 
@@ -111,3 +111,29 @@ def test_the_confusion_page_shows_the_write_up_beside_a_seed004_cnn_model(models
     assert any("beside the seed004-cnn write-up" in s.value for s in at.subheader)
     assert metric(at, "The write-up · seed004-cnn").value == "94.16%"
     assert "pts on the write-up" in metric(at, "Ours · my-seed004").delta
+
+
+def test_augmentation_has_a_switch_per_kind_shows_its_effect_and_reaches_the_run(models_dir):
+    at = open_page("app_pages/train.py")
+    at.selectbox(key="train_preset").set_value("cnn").run()
+    pills = at.pills(key="train_augment")
+    assert list(pills.value) == list(augment.KIND_NAMES)  # the shipped recipe: every kind on
+    shown = len(at.image)
+    pills.set_value(["stroke"]).run()
+    assert not at.exception
+    captions = [i.proto.imgs[0].caption for i in at.image if i.proto.imgs]
+    assert "MNIST as it is" in captions and captions.count("Draw 1: stroke width") == 1
+    before = [i.proto.imgs[0].url for i in at.image]
+    [b for b in at.button if b.label == "New random draws"][0].click().run()
+    assert [i.proto.imgs[0].url for i in at.image] != before  # new changes, same originals
+    at.pills(key="train_augment").set_value([]).run()
+    assert any("exactly as MNIST has them" in c.value for c in at.caption) and len(at.image) < shown
+    at.selectbox(key="train_preset").set_value("seed002-ann").run()
+    at.pills(key="train_augment").set_value(["elastic", "shear"]).run()
+    at.number_input(key="train_epochs").set_value(1)
+    at.number_input(key="train_batch").set_value(100)
+    at.select_slider(key="train_size").set_value(1000)
+    [b for b in at.button if b.label == "Start training"][0].click().run()
+    assert wait_for(at, lambda a: any(m.label == "Test accuracy" for m in a.metric))
+    run = training.find_run(at.session_state["train_run_id"])
+    assert run.config.augment == ("shear", "elastic")
