@@ -9,7 +9,7 @@ from streamlit_drawable_canvas import st_canvas
 from mnist_core import calibration, charts, preprocess
 from app_pages import common
 
-CANVAS_SIZE = 300  # px; big enough for a projector, small enough to fit beside the verdicts on a laptop
+CANVAS_SIZE = preprocess.DRAW_CANVAS
 
 st.title("✍️ Draw a digit")
 st.caption("Draw one digit, 0–9, with the mouse, a finger or a pen. Each model answers when a stroke "
@@ -34,7 +34,8 @@ classifiers = {kind: common.classifier(name) for kind, name in chosen.items()}
 
 left, right = st.columns([2, 3], gap="large")
 with left:
-    pen = st.slider("Pen width", 8, 40, 22, 2, key="pen_width",
+    pens = preprocess.PEN_WIDTHS
+    pen = st.slider("Pen width", pens[0], pens[-1], preprocess.DEFAULT_PEN, pens[1] - pens[0], key="pen_width",
                     help="Thin pens give faint digits once scaled down to 28×28; around 20 works best.")
     canvas = st_canvas(stroke_width=pen, stroke_color="#FFFFFF", background_color="#000000",
                        height=CANVAS_SIZE, width=CANVAS_SIZE, drawing_mode="freedraw",

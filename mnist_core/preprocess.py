@@ -14,6 +14,9 @@ import dataclasses
 import numpy as np
 from PIL import Image
 
+DRAW_CANVAS = 300  # px: the Draw page's canvas; big enough for a projector, fits beside the verdicts on a laptop
+PEN_WIDTHS = tuple(range(8, 41, 2))  # px: the Draw page's pen slider (mnist_core.handwriting measures each)
+DEFAULT_PEN = 22
 SIDE = 28
 BOX = 20  # MNIST's size-normalisation box
 INK_THRESHOLD = 0.1  # ink below this (after anti-aliasing by the canvas) is background

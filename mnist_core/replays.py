@@ -121,6 +121,11 @@ def recipe(name: str) -> TrainingConfig:
     return TrainingConfig(name)
 
 
+def plain_config(config: TrainingConfig) -> dict:
+    """`config` as a recording stores it: plain JSON values, as its file gives it back."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
 def from_run(name: str, run: TrainingRun) -> Recording:
     snap = run.snapshot()
     card = model_card(run)
@@ -128,7 +133,7 @@ def from_run(name: str, run: TrainingRun) -> Recording:
 
     _, (x_test, y_test) = load_mnist()
     _, labels = epoch_snapshots.strip_digits(x_test, y_test)
-    return Recording(name, run.config.preset, dataclasses.asdict(run.config), snap.records, snap.snapshots,
+    return Recording(name, run.config.preset, plain_config(run.config), snap.records, snap.snapshots,
                      tuple(int(label) for label in labels), snap.test_accuracy, card["parameters"],
                      datetime.date.today().isoformat(), card["versions"], os.cpu_count() or 1)
 
