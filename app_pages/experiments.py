@@ -220,7 +220,8 @@ def robustness(recorded: experiments.ExperimentResult | None, drawn: list[dict])
     st.caption("Solid lines: the ~100k-weight pair, trained on untouched digits. The CNN holds up better under "
                "shifts, resizing and noise: its filters answer to a local stroke wherever it lies, and pooling "
                "forgives a pixel or two. Rotation hurts both. The dotted lines are the shipped models, trained on "
-               "shifted, rotated and zoomed digits: they hold up under exactly those changes. Data taught them what "
+               "shifted, turned, scaled, slanted, bent, thinned and thickened digits: they hold up under exactly "
+               "those changes. Data taught them what "
                "the architecture does not assume, and nothing more: the shipped CNN collapses under blur and noise "
                "it never saw.")
 

@@ -60,7 +60,7 @@ def load(spec: str):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--digits", type=int, default=2000, help="MNIST test digits to redraw (of 10,000)")
+    parser.add_argument("--digits", type=int, default=2000, help="MNIST test digits to redraw (of 10,000; all: ≈ 7 min here)")
     parser.add_argument("--models", nargs="+", default=["ann", "cnn"])
     args = parser.parse_args()
     handwriting.check_fonts()

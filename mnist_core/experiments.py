@@ -399,7 +399,7 @@ def _robustness(s: Setting, seed: int, data, runner) -> tuple[list[dict], dict]:
     for kind in KINDS:
         model, _ = _fit(kind, PAIR_BUDGET, x, y, s.epochs, seed, runner, f"{kind.upper()} (no augmentation)")
         scorers[(kind, "matched")] = lambda images, model=model: model.predict(images, batch_size=1000, verbose=0)
-    for kind in KINDS:  # the shipped models trained on shifted, rotated and zoomed digits
+    for kind in KINDS:  # the shipped models, trained with every kind of augmentation
         try:
             classifier = load_classifier(kind)
         except Exception:  # noqa: BLE001 (a missing or damaged shipped model: measure the pair alone)

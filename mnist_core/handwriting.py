@@ -82,22 +82,35 @@ def check_fonts() -> None:
 
 @dataclasses.dataclass(frozen=True)
 class Strokes:
-    """A drawing reduced to what repainting it with another pen needs."""
-    depth: np.ndarray  # (H, W) signed distance to the ink's edge in px: positive inside the ink
-    to_path: np.ndarray  # (H, W) distance in px to the pen's path (the ink's skeleton)
+    """A drawing reduced to what repainting it with another pen needs, in a window around its ink."""
+    depth: np.ndarray  # signed distance to the ink's edge in px: positive inside the ink
+    to_path: np.ndarray  # distance in px to the pen's path (the ink's skeleton)
     width: float  # the drawing's typical stroke width in px
+    shape: tuple[int, int]  # the whole canvas
+    corner: tuple[int, int]  # where the window starts on it
+
+
+MAX_REACH = max(preprocess.PEN_WIDTHS) + 4  # px beyond the ink that a repaint can reach
 
 
 def strokes_of(ink: np.ndarray) -> Strokes:
     """`ink` ((H, W) in [0, 1], strokes light) as a pen's path, stroke depth and typical width."""
     from skimage.morphology import skeletonize  # only measuring needs scikit-image
 
-    solid = ndimage.gaussian_filter(np.asarray(ink, np.float32), 1.0) > 0.5  # smooth edges: fewer spurs
+    ink = np.asarray(ink, np.float32)
+    rows, cols = np.flatnonzero(ink.max(axis=1) > 0), np.flatnonzero(ink.max(axis=0) > 0)
+    if not len(rows):
+        rows = cols = np.array([0])
+    top, left = max(rows[0] - MAX_REACH, 0), max(cols[0] - MAX_REACH, 0)  # only near the ink matters
+    window = ink[top:rows[-1] + MAX_REACH + 1, left:cols[-1] + MAX_REACH + 1]
+    solid = ndimage.gaussian_filter(window, 1.0) > 0.5  # smooth edges: fewer spurs
     path = skeletonize(solid)
     inside = ndimage.distance_transform_edt(solid)
     depth = (inside - ndimage.distance_transform_edt(~solid)).astype(np.float32)
     width = float(2 * np.median(inside[path])) if path.any() else 0.0
-    return Strokes(depth, ndimage.distance_transform_edt(~path).astype(np.float32), width)
+    to_path = ndimage.distance_transform_edt(~path).astype(np.float32) if path.any() else np.full(
+        window.shape, np.inf, np.float32)
+    return Strokes(depth, to_path, width, ink.shape, (top, left))
 
 
 def paint(strokes: Strokes, pen: float) -> np.ndarray:
@@ -106,8 +119,11 @@ def paint(strokes: Strokes, pen: float) -> np.ndarray:
     thicker (a loop pressed shut) stay as much thicker; no part is thinner than the pen."""
     grown = strokes.depth + (pen - strokes.width) / 2  # the ink's edge moved out (or in) to the pen
     along_path = pen / 2 - strokes.to_path  # a pen of that width along the path: nothing breaks
-    ink = np.clip(np.maximum(grown, along_path) / SOFT_EDGE + 0.5, 0.0, 1.0)
-    return np.round(ink * 255).astype(np.uint8)
+    window = np.clip(np.maximum(grown, along_path) / SOFT_EDGE + 0.5, 0.0, 1.0)
+    out = np.zeros(strokes.shape, np.uint8)
+    top, left = strokes.corner
+    out[top:top + window.shape[0], left:left + window.shape[1]] = np.round(window * 255)
+    return out
 
 
 def place(ink: np.ndarray, height: float, center: tuple[float, float], canvas: int = CANVAS,
