@@ -1,7 +1,8 @@
 """How the models read digits drawn on the canvas, MNIST's and new writers': every figure of
 README's "Reading new handwriting" table.
 
-- Clean: MNIST's 10,000 test digits as they are.
+- Clean: MNIST's 10,000 test digits as they are (and the redrawn sample's digits as they are,
+  so what the canvas costs reads off one column).
 - Canvas-redrawn MNIST: each test digit's pen path painted again at every pen width the Draw
   page offers (8–40 px on its 300 px canvas), then the app's preprocessing; also off-centre
   (pressed into a corner) and small (20–35% of the canvas tall) at the default pen.
@@ -88,6 +89,7 @@ def main():
 
     row(f"MNIST test, clean ({len(x_test):,})", x_test.astype(np.float32) / 255, y_test)
     section(f"Canvas-redrawn MNIST test ({args.digits:,} digits, 300 px canvas)")
+    row("  the same digits, clean (no canvas)", x.astype(np.float32) / 255, y)
     pen_start = len(rows)
     for pen in handwriting.PEN_WIDTHS:
         at = pens.pen == pen

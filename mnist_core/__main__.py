@@ -223,7 +223,7 @@ def main(argv=None) -> int:
     train.add_argument("--train-size", type=int)
     train.add_argument("--augment", metavar="KINDS",
                        help="augmentation kinds, comma-separated, from: shift, rotate, zoom, shear, elastic, "
-                            "stroke; or all, or none (default: the preset's)")
+                            "stroke, pen; or all, or none (default: the preset's)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--overwrite", action="store_true", help="replace an existing model of that name")
     train.add_argument("--record", action="store_true",

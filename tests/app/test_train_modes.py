@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from mnist_core import augment, registry, replays, training
+from mnist_core import augment, models, registry, replays, training
 from tests.app.test_pages import metric, open_page, wait_for
 
 
@@ -117,12 +117,17 @@ def test_augmentation_has_a_switch_per_kind_shows_its_effect_and_reaches_the_run
     at = open_page("app_pages/train.py")
     at.selectbox(key="train_preset").set_value("cnn").run()
     pills = at.pills(key="train_augment")
-    assert list(pills.value) == list(augment.KIND_NAMES)  # the shipped recipe: every kind on
+    assert list(pills.value) == list(models.SHIPPED_AUGMENT)  # the shipped recipe: every kind but the pen
+    assert pills.options == [k.label for k in augment.KINDS]
     shown = len(at.image)
     pills.set_value(["stroke"]).run()
     assert not at.exception
     captions = [i.proto.imgs[0].caption for i in at.image if i.proto.imgs]
     assert "MNIST as it is" in captions and captions.count("Draw 1: stroke width") == 1
+    at.pills(key="train_augment").set_value(["pen"]).run()
+    assert "Draw 1: canvas pen" in [i.proto.imgs[0].caption for i in at.image if i.proto.imgs]
+    pills = at.pills(key="train_augment")
+    pills.set_value(["stroke"]).run()
     before = [i.proto.imgs[0].url for i in at.image]
     [b for b in at.button if b.label == "New random draws"][0].click().run()
     assert [i.proto.imgs[0].url for i in at.image] != before  # new changes, same originals

@@ -22,7 +22,8 @@ def test_every_kind_keeps_shape_dtype_and_range_and_changes_the_digits(digits, k
     assert out.shape == digits.shape and out.dtype == np.float32
     assert out.min() >= 0.0 and out.max() <= 1.0
     changed = np.abs(out - digits).max(axis=(1, 2)) > 0.05
-    assert changed.mean() > 0.9, f"{kinds} left {np.sum(~changed)} of 64 digits as they were"
+    share = augment.PEN_SHARE if kinds == ["pen"] else 1.0  # the pen redraws a share of the digits
+    assert changed.mean() > 0.9 * share, f"{kinds} left {np.sum(~changed)} of 64 digits as they were"
     assert np.all(out.max(axis=(1, 2)) > 0.5), "a digit lost its ink"
 
 
@@ -104,7 +105,7 @@ def test_kinds_are_read_from_lists_strings_and_old_cards():
 def test_a_run_refuses_an_unknown_kind_and_resolves_the_presets_recipe():
     with pytest.raises(training.HyperparameterError, match="Unknown augmentation sparkle"):
         training.validate(training.TrainingConfig("ann", augment=("sparkle",)), 60_000)
-    assert training.TrainingConfig("cnn").resolved().augment == KIND_NAMES
+    assert training.TrainingConfig("cnn").resolved().augment == tuple(k for k in KIND_NAMES if k != "pen")
     assert training.TrainingConfig("seed000-cnn").resolved().augment == ()
     assert training.TrainingConfig("ann", augment=True).resolved().augment == augment.LEGACY_KINDS
 
@@ -124,3 +125,42 @@ def test_the_workers_batches_repeat_for_a_seed_and_differ_each_epoch(digits):
     assert np.abs(first[0] - first[1]).max() > 0.5  # new changes each epoch
     assert np.abs(first[0] - epochs(4)[0]).max() > 0.5
     assert np.abs(first[0] - digits).mean() > 0.01
+
+
+def test_the_pen_redraws_about_half_the_digits_and_leaves_the_rest_untouched(digits):
+    out = augment.augment(digits, ["pen"], np.random.default_rng(0))
+    redrawn = np.abs(out - digits).max(axis=(1, 2)) > 0
+    assert 0.3 < redrawn.mean() < 0.7
+    assert np.array_equal(out[~redrawn], digits[~redrawn])
+
+
+def _bar(pressure=1.0):
+    """An upright "1", 3 px wide, pressed lightly (`pressure`) in its lower half, as MNIST's ink varies."""
+    bar = np.zeros((1, 28, 28), np.float32)
+    bar[0, 4:24, 13:16] = 1.0
+    bar[0, 14:24, 13:16] = pressure
+    return bar
+
+
+def test_the_pen_paints_its_own_width_with_even_ink_along_the_same_path():
+    bar = _bar()
+    widths = {}
+    for pen in (augment.MIN_PEN, 2.0, augment.MAX_PEN):
+        out = augment._pen(bar, np.array([True]), np.array([pen]))[0]
+        widths[pen] = out[8:20].sum(axis=1).mean()  # ink across a row, in px of full ink
+        assert out.max() == pytest.approx(1.0)
+        assert preprocess.center_of_mass(out)[1] == pytest.approx(preprocess.center_of_mass(bar[0])[1], abs=0.3)
+    assert widths[augment.MIN_PEN] < widths[2.0] < widths[augment.MAX_PEN]
+    assert widths[2.0] == pytest.approx(2.0, abs=0.4)
+    assert widths[augment.MAX_PEN] == pytest.approx(augment.MAX_PEN, abs=0.6)
+
+
+def test_the_pen_inks_evenly_where_the_writer_pressed_lightly():
+    out = augment._pen(_bar(pressure=0.5), np.array([True]), np.array([3.0]))[0]
+    upper, lower = out[6:12, 14].mean(), out[16:22, 14].mean()
+    assert upper == pytest.approx(lower, abs=0.02) and upper > 0.95
+
+
+def test_the_pen_leaves_a_blank_image_blank():
+    blank = np.zeros((2, 28, 28), np.float32)
+    assert np.array_equal(augment._pen(blank, np.array([True, True]), np.array([2.0, 4.0])), blank)
