@@ -52,6 +52,7 @@ bench: $(VENV)/.test-installed data chromium fonts
 	$(PY) benchmarks/inference_latency.py
 	$(PY) benchmarks/canvas_accuracy.py
 	$(PY) benchmarks/handwriting_accuracy.py
+	$(PY) benchmarks/stroke_width_accuracy.py
 	$(PY) benchmarks/calibration_figures.py
 	$(PY) benchmarks/training_throughput.py
 	$(PY) benchmarks/time_to_99.py

@@ -125,6 +125,8 @@ with right:
                         "the wait for your turn comes on top.")
     if problem == preprocess.FLOOD_MESSAGE:
         st.warning(problem, icon=":material/water:")
+    elif probabilities and preprocess.heavy_strokes(steps):
+        st.info(preprocess.HEAVY_MESSAGE, icon=":material/line_weight:")
     if image is not None and probabilities:
         if st.button("Look inside the models", key="draw_look_inside", icon=":material/neurology:",
                      help="Why each model answers as it does on this drawing: where it looks, its units and "

@@ -4,7 +4,7 @@ Send it to the big screen, see what both networks made of it. The logic is in mn
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from mnist_core import crowd, join
+from mnist_core import crowd, join, preprocess
 from app_pages import common
 
 # A 390 px phone leaves ~358 px inside Streamlit's mobile padding; a square canvas just under that.
@@ -86,3 +86,5 @@ if last is not None:
                      f"<small>({last.confidences[kind]:.0%} sure)</small>")
     st.markdown(f'<div style="font-size:1.25rem;line-height:1.6">{"<br>".join(lines)}</div>',
                 unsafe_allow_html=True)
+    if last.heavy_strokes:
+        st.info(preprocess.HEAVY_MESSAGE_FIXED_PEN, icon=":material/line_weight:")

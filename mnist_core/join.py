@@ -46,6 +46,7 @@ class Sent(crowd.Judged):
     digit_id: int
     label: int
     probabilities: dict[str, np.ndarray]  # kind → (10,)
+    heavy_strokes: bool = False  # thicker than MNIST's strokes: the page suggests drawing bigger
 
 
 def send(store: crowd.CrowdStore, person: str, label: int, canvas_png, models: Mapping[str, object],
@@ -73,4 +74,4 @@ def send(store: crowd.CrowdStore, person: str, label: int, canvas_png, models: M
         talk_id=store.current_talk(), person_token=person, label=label, image28=image,
         canvas_png=crowd.canvas_thumbnail_png(rgba), probabilities=probabilities,
         model_files={kind: (name, file_hash(name)) for kind, name in names.items()})
-    return Sent(digit_id, int(label), probabilities)
+    return Sent(digit_id, int(label), probabilities, preprocess.heavy_strokes(steps))

@@ -149,6 +149,33 @@ FLOOD_MESSAGE = "The canvas is mostly ink, so no digit shape is left to see. Pre
 FLOOD_FRACTION = 0.5  # more of the canvas inked than this is a flood, not a digit
 
 
+# Strokes thicker than this (px of the 28×28 input) are thicker than 99.5% of MNIST's, and the shipped
+# models misread canvas digits drawn so about 4 times as often, 6–7 times past 9 px
+# (benchmarks/stroke_width_accuracy.py): a small digit drawn with a wide pen has its loops filled
+# in. The digit is still judged; a tip says why.
+HEAVY_STROKE = 6.0
+HEAVY_MESSAGE = ("Thick strokes for a digit this size: small loops fill in, and both models misread such "
+                 "digits about four times as often. Draw the digit bigger, or pick a thinner pen.")
+HEAVY_MESSAGE_FIXED_PEN = ("Tip: draw bigger next time. At this size your strokes are thicker than almost any "
+                           "in MNIST, loops fill in, and both models misread such digits about four times as often.")
+PATH_INK = 0.3  # of full ink: lighter pixels are the soft edge, not the pen's path
+
+
+def stroke_width(image: np.ndarray) -> float:
+    """Typical stroke width in px of a (28, 28) input in [0, 1]: its ink over the length of the
+    pen's path (the skeleton of the ink). 0.0 for an empty image."""
+    from skimage.morphology import skeletonize  # imported when first used: 0.08 s
+
+    image = np.asarray(image, np.float32)
+    length = int(skeletonize(image > PATH_INK).sum())
+    return float(image.sum() / length) if length else 0.0
+
+
+def heavy_strokes(steps: Steps | None) -> bool:
+    """True when a judged drawing's strokes are thicker than HEAVY_STROKE once sized like MNIST's."""
+    return steps is not None and steps.result is not None and stroke_width(steps.result) > HEAVY_STROKE
+
+
 def drawing_problem(steps: Steps | None) -> str | None:
     """Why a canvas is not a digit worth judging (BLANK_MESSAGE, DOT_MESSAGE or FLOOD_MESSAGE),
     or None when it is one. `steps` is preprocess_steps' output, None before the first stroke."""

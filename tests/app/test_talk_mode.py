@@ -246,6 +246,28 @@ def test_join_sends_a_drawn_digit_and_shows_both_answers(talk_mode, canvas, mnis
     assert titles(at)[0] != f"Draw a **{label}**", "no new prompt for the next digit"
 
 
+def test_join_suggests_drawing_bigger_after_a_small_thick_digit(talk_mode, canvas, mnist, monkeypatch):
+    from app_pages import common
+    from mnist_core import handwriting
+
+    now = [1_000_000.0]
+    store = crowd.CrowdStore(talk_mode, clock=lambda: now[0])  # time moves only when the test says
+    monkeypatch.setattr(common, "crowd_store", lambda: store)
+    (_, _), (x_test, y_test) = mnist
+    at = join(talk_mode)
+    at.selectbox(key="join_label").set_value(int(y_test[1])).run()
+    canvas["png"] = png_of(handwriting.redraw_mnist(x_test[1], pen=22, height=60, canvas=JOIN_CANVAS))
+    send(at)
+    assert not at.exception, at.exception
+    assert len(stored(talk_mode)) == 1  # sent and judged like any digit
+    assert "Tip: draw bigger next time" in messages(at)
+    canvas["png"], label = drawn_digit(mnist, 0)
+    at.selectbox(key="join_label").set_value(label).run()
+    now[0] += crowd.MIN_SECONDS_BETWEEN_DIGITS + 1
+    send(at)
+    assert len(stored(talk_mode)) == 2 and "Tip: draw bigger" not in messages(at)
+
+
 def test_join_marks_a_wrong_answer(talk_mode, canvas, mnist):
     png, label = drawn_digit(mnist, 0)  # a 7, sent as a 1
     at = join(talk_mode)

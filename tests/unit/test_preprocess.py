@@ -114,3 +114,27 @@ def test_random_strokes_never_crash_and_stay_in_range(strokes, width, size, alph
         assert np.isfinite(result).all() and result.min() >= 0 and result.max() <= 1
     naive = preprocess.naive_resize(as_array(image))
     assert naive is None or (naive.min() >= 0 and naive.max() <= 1)
+
+
+# ------------------------------------------------------------------ stroke width, the thick-strokes tip
+
+def test_stroke_width_of_mnist_digits_is_mnist_like_and_of_nothing_zero(mnist):
+    (x_train, _), _ = mnist
+    widths = [preprocess.stroke_width(im / 255.0) for im in x_train[:300]]
+    assert 2.0 < np.median(widths) < 3.5
+    assert np.mean(np.array(widths) > preprocess.HEAVY_STROKE) < 0.02  # MNIST itself almost never trips the tip
+    assert preprocess.stroke_width(np.zeros((28, 28), np.float32)) == 0.0
+
+
+def test_a_small_digit_drawn_with_a_wide_pen_has_heavy_strokes_and_a_big_one_does_not(mnist):
+    from mnist_core import handwriting
+
+    _, (x_test, _) = mnist
+    for digit in x_test[:5]:
+        big = preprocess.preprocess_steps(handwriting.redraw_mnist(digit, pen=handwriting.DEFAULT_PEN))
+        small = preprocess.preprocess_steps(handwriting.redraw_mnist(digit, pen=40, height=70))
+        assert not preprocess.heavy_strokes(big)
+        assert preprocess.heavy_strokes(small)
+        assert preprocess.stroke_width(small.result) > 2 * preprocess.stroke_width(big.result)
+    assert not preprocess.heavy_strokes(None)
+    assert not preprocess.heavy_strokes(preprocess.preprocess_steps(np.zeros((50, 50, 4), np.uint8)))
