@@ -196,6 +196,7 @@ class Answer:
 @dataclass
 class Stats(SessionStats):
     sent: int = 0
+    thick_tips: int = 0  # answers that came with the tip to draw bigger (not an error: the digit was judged)
     answers: list = field(default_factory=list)
 
 
@@ -267,6 +268,9 @@ async def send(session: TalkSession, page: TalkRun, digit: Digit, level: Level, 
     run = await session.wait_run(level.hard_end)
     latency = run.finished_at - sent
     infos = [body for form, body in run.alerts if form in (ALERT_INFO, ALERT_WARNING)]
+    tips = [body for body in infos if body == preprocess.HEAVY_MESSAGE_FIXED_PEN]
+    stats.thick_tips += bool(tips)
+    infos = [body for body in infos if body not in tips]
     # One outcome per digit, the worst first.
     if run.exceptions or run.status == "FINISHED_WITH_COMPILE_ERROR":
         stats.error("exception", (run.exceptions or [run.status])[0])
@@ -515,7 +519,8 @@ def print_result(r: Result) -> None:
               + f"; {sum(a.acked - a.sent > 0.5 for a in s.answers)} over 0.5 s")
     if answered:
         print(f"  right: ANN {s.right['ANN']} of {answered} ({s.right['ANN'] / answered:.1%}), "
-              f"CNN {s.right['CNN']} of {answered} ({s.right['CNN'] / answered:.1%})")
+              f"CNN {s.right['CNN']} of {answered} ({s.right['CNN'] / answered:.1%}); "
+              f"{s.thick_tips} came with the tip to draw bigger")
     errors = ", ".join(f"{ERROR_KINDS[k]} {n}" for k, n in s.errors.items() if n) or "none"
     print(f"  errors: {errors}")
     for kind, example in s.examples.items():
