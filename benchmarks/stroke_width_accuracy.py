@@ -36,7 +36,8 @@ def main():
     mnist_widths = np.array([preprocess.stroke_width(im / 255.0) for im in x_train[::20]])
     print(f"MNIST training digits ({len(mnist_widths):,}), stroke width in px: " + ", ".join(
         f"{q}th percentile {np.percentile(mnist_widths, q):.2f}" for q in (50, 90, 99, 99.5)))
-    print(f"  thicker than the tip's {preprocess.HEAVY_STROKE:.0f} px: {np.mean(mnist_widths > preprocess.HEAVY_STROKE):.2%}")
+    over = np.mean(mnist_widths > preprocess.HEAVY_STROKE)
+    print(f"  thicker than the tip's {preprocess.HEAVY_STROKE:.0f} px: {over:.2%}")
 
     pick = np.random.default_rng(0).permutation(len(x_test))[:args.digits]
     with ProcessPoolExecutor(drawn.WORKERS) as pool:
@@ -52,8 +53,10 @@ def main():
         if at.any():
             label = f"{lo}–{hi} px" if hi < 99 else f"≥ {lo} px"
             print(f"{label:>16s}{at.sum():10,d}{right['ann'][at].mean():9.2%}{right['cnn'][at].mean():9.2%}")
-    for name, at in (("under the tip", widths <= preprocess.HEAVY_STROKE), ("over: the tip shows", widths > preprocess.HEAVY_STROKE)):
-        print(f"{name:>22s}: {at.mean():6.1%} of canvases, ann {right['ann'][at].mean():.2%}, cnn {right['cnn'][at].mean():.2%}")
+    heavy = widths > preprocess.HEAVY_STROKE
+    for name, at in (("under the tip", ~heavy), ("over: the tip shows", heavy)):
+        print(f"{name:>22s}: {at.mean():6.1%} of canvases, "
+              f"ann {right['ann'][at].mean():.2%}, cnn {right['cnn'][at].mean():.2%}")
 
 
 if __name__ == "__main__":

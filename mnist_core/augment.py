@@ -24,6 +24,8 @@ from collections.abc import Iterable
 import numpy as np
 from scipy import ndimage
 
+from . import preprocess
+
 
 @dataclasses.dataclass(frozen=True)
 class Kind:
@@ -56,7 +58,6 @@ PEN_SHARE = 0.5  # of the images, redrawn with a pen (the rest keep MNIST's own 
 # px in the 28×28 image: the Draw page's pens (8–40 px) on digits 50–85% of its 300 px canvas tall,
 # after the preprocessing fits the digit into 20 px.
 MIN_PEN, MAX_PEN = 0.6, 4.2
-PEN_INK = 0.3  # of the darkest ink: lighter than this is paper when finding the path
 PEN_UPSCALE = 2  # the pen paints on a grid this much finer (_upscale's), then averages down as the preprocessing does
 
 
@@ -144,7 +145,7 @@ def _pen(images: np.ndarray, redraw: np.ndarray, widths: np.ndarray) -> np.ndarr
     k = PEN_UPSCALE
     fine = _upscale(images[chosen])
     # Light ink counts too: MNIST writers pressed unevenly, and a pen path must not break there.
-    solid = ndimage.gaussian_filter(fine, (0, 1, 1)) > PEN_INK * fine.max(axis=(1, 2), keepdims=True)
+    solid = ndimage.gaussian_filter(fine, (0, 1, 1)) > preprocess.PATH_INK * fine.max(axis=(1, 2), keepdims=True)
     to_path = np.full(fine.shape, np.inf, np.float32)
     for j, ink in enumerate(solid):
         path = skeletonize(ink)
