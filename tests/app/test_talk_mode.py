@@ -266,6 +266,7 @@ def test_join_suggests_drawing_bigger_after_a_small_thick_digit(talk_mode, canva
     now[0] += crowd.MIN_SECONDS_BETWEEN_DIGITS + 1
     send(at)
     assert len(stored(talk_mode)) == 2 and "Tip: draw bigger" not in messages(at)
+    store.close()
 
 
 def test_join_marks_a_wrong_answer(talk_mode, canvas, mnist):

@@ -126,8 +126,7 @@ def test_augmentation_has_a_switch_per_kind_shows_its_effect_and_reaches_the_run
     assert "MNIST as it is" in captions and captions.count("Draw 1: stroke width") == 1
     at.pills(key="train_augment").set_value(["pen"]).run()
     assert "Draw 1: canvas pen" in [i.proto.imgs[0].caption for i in at.image if i.proto.imgs]
-    pills = at.pills(key="train_augment")
-    pills.set_value(["stroke"]).run()
+    at.pills(key="train_augment").set_value(["stroke"]).run()  # back to one kind for the draws below
     before = [i.proto.imgs[0].url for i in at.image]
     [b for b in at.button if b.label == "New random draws"][0].click().run()
     assert [i.proto.imgs[0].url for i in at.image] != before  # new changes, same originals
