@@ -154,14 +154,14 @@ def test_draw_page_both_models_answer_a_drawn_digit(fake_canvas, mnist):
 
 
 def test_draw_page_suggests_a_bigger_digit_when_the_strokes_are_thick_and_still_answers(fake_canvas, mnist):
-    from mnist_core import handwriting
+    from mnist_core import canvas_pen
 
     (_, _), (x_test, y_test) = mnist
-    fake_canvas["image"] = handwriting.redraw_mnist(x_test[0], pen=40, height=80)  # a small 7, a wide pen
+    fake_canvas["image"] = canvas_pen.redraw_mnist(x_test[0], pen=40, height=80)  # a small 7, a wide pen
     at = open_page("app_pages/draw.py")
     assert metric(at, "CNN").value != "—"  # judged all the same
     assert any("Thick strokes for a digit this size" in i.value for i in at.info)
-    fake_canvas["image"] = handwriting.redraw_mnist(x_test[0])  # the same 7, big, the default pen
+    fake_canvas["image"] = canvas_pen.redraw_mnist(x_test[0])  # the same 7, big, the default pen
     at = open_page("app_pages/draw.py")
     assert metric(at, "CNN").value == str(y_test[0])
     assert not any("Thick strokes" in i.value for i in at.info)

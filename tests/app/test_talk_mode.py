@@ -248,7 +248,7 @@ def test_join_sends_a_drawn_digit_and_shows_both_answers(talk_mode, canvas, mnis
 
 def test_join_suggests_drawing_bigger_after_a_small_thick_digit(talk_mode, canvas, mnist, monkeypatch):
     from app_pages import common
-    from mnist_core import handwriting
+    from mnist_core import canvas_pen
 
     now = [1_000_000.0]
     store = crowd.CrowdStore(talk_mode, clock=lambda: now[0])  # time moves only when the test says
@@ -256,7 +256,7 @@ def test_join_suggests_drawing_bigger_after_a_small_thick_digit(talk_mode, canva
     (_, _), (x_test, y_test) = mnist
     at = join(talk_mode)
     at.selectbox(key="join_label").set_value(int(y_test[1])).run()
-    canvas["png"] = png_of(handwriting.redraw_mnist(x_test[1], pen=22, height=60, canvas=JOIN_CANVAS))
+    canvas["png"] = png_of(canvas_pen.redraw_mnist(x_test[1], pen=22, height=60, canvas=JOIN_CANVAS))
     send(at)
     assert not at.exception, at.exception
     assert len(stored(talk_mode)) == 1  # sent and judged like any digit

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from mnist_core import augment, preprocess, training
+from mnist_core import augment, canvas_pen, preprocess, training
 from mnist_core.augment import KIND_NAMES
 
 
@@ -105,7 +105,7 @@ def test_kinds_are_read_from_lists_strings_and_old_cards():
 def test_a_run_refuses_an_unknown_kind_and_resolves_the_presets_recipe():
     with pytest.raises(training.HyperparameterError, match="Unknown augmentation sparkle"):
         training.validate(training.TrainingConfig("ann", augment=("sparkle",)), 60_000)
-    assert training.TrainingConfig("cnn").resolved().augment == tuple(k for k in KIND_NAMES if k != "pen")
+    assert training.TrainingConfig("cnn").resolved().augment == KIND_NAMES
     assert training.TrainingConfig("seed000-cnn").resolved().augment == ()
     assert training.TrainingConfig("ann", augment=True).resolved().augment == augment.LEGACY_KINDS
 
@@ -135,32 +135,60 @@ def test_the_pen_redraws_about_half_the_digits_and_leaves_the_rest_untouched(dig
 
 
 def _bar(pressure=1.0):
-    """An upright "1", 3 px wide, pressed lightly (`pressure`) in its lower half, as MNIST's ink varies."""
+    """An upright "1", 3 px wide, pressed lighter (`pressure`) in its lower half, as MNIST's ink varies."""
     bar = np.zeros((1, 28, 28), np.float32)
     bar[0, 4:24, 13:16] = 1.0
     bar[0, 14:24, 13:16] = pressure
     return bar
 
 
-def test_the_pen_paints_its_own_width_with_even_ink_along_the_same_path():
+def _on_the_draw_page(digit, pen, height):
+    """`digit` drawn on the Draw page's own 300 px canvas with a `pen` px pen, `height` of it tall,
+    as the app preprocesses it."""
+    canvas = preprocess.DRAW_CANVAS
+    return preprocess.canvas_to_mnist(canvas_pen.redraw_mnist(digit, pen, canvas, height * canvas))
+
+
+def test_the_pen_draws_what_the_draw_page_would_draw(digits):
+    chosen = digits[:24]
+    for pen, height in ((8.0, 0.5), (22.0, 0.7), (40.0, 0.5), (40.0, 0.85)):
+        out = augment._pen(chosen, np.ones(len(chosen), bool), np.full(len(chosen), pen), np.full(len(chosen), height))
+        drawn = np.stack([_on_the_draw_page(digit, pen, height) for digit in chosen])
+        # The small canvas the pen draws on looks, once preprocessed, like the Draw page's own
+        assert np.abs(out - drawn).mean() < 0.05
+        widths = [np.mean([preprocess.stroke_width(im) for im in images]) for images in (out, drawn)]
+        assert widths[0] == pytest.approx(widths[1], rel=0.12)
+        for got in out:  # ... preprocessed as a drawing is: fitted into 20 px, centred by its centre of mass
+            rows, cols = np.flatnonzero(got.max(axis=1) > 0.05), np.flatnonzero(got.max(axis=0) > 0.05)
+            assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 in (19, 20, 21, 22)
+            assert np.allclose(preprocess.center_of_mass(got), (13.5, 13.5), atol=1.0)
+
+
+def test_a_wider_pen_or_a_smaller_digit_draws_thicker_strokes():
     bar = _bar()
-    widths = {}
-    for pen in (augment.MIN_PEN, 2.0, augment.MAX_PEN):
-        out = augment._pen(bar, np.array([True]), np.array([pen]))[0]
-        widths[pen] = out[8:20].sum(axis=1).mean()  # ink across a row, in px of full ink
-        assert out.max() == pytest.approx(1.0)
-        assert preprocess.center_of_mass(out)[1] == pytest.approx(preprocess.center_of_mass(bar[0])[1], abs=0.3)
-    assert widths[augment.MIN_PEN] < widths[2.0] < widths[augment.MAX_PEN]
-    assert widths[2.0] == pytest.approx(2.0, abs=0.4)
-    assert widths[augment.MAX_PEN] == pytest.approx(augment.MAX_PEN, abs=0.6)
+    def width(pen, height):
+        return preprocess.stroke_width(augment._pen(bar, np.array([True]), np.array([pen]), np.array([height]))[0])
+    assert width(8, 0.7) < width(22, 0.7) < width(40, 0.7)
+    assert width(22, 0.85) < width(22, 0.5)
 
 
-def test_the_pen_inks_evenly_where_the_writer_pressed_lightly():
-    out = augment._pen(_bar(pressure=0.5), np.array([True]), np.array([3.0]))[0]
-    upper, lower = out[6:12, 14].mean(), out[16:22, 14].mean()
-    assert upper == pytest.approx(lower, abs=0.02) and upper > 0.95
+def test_the_pen_inks_evenly_where_the_writer_pressed_lighter():
+    out = augment._pen(_bar(pressure=0.7), np.array([True]), np.array([22.0]), np.array([0.7]))[0]
+    column = out[:, 12:17].max(axis=1)
+    inked = np.flatnonzero(column > 0.5)
+    assert len(inked) > 16 and column[inked[1]:inked[-1]].min() > 0.95  # the whole stroke at full ink, but its soft ends
 
 
 def test_the_pen_leaves_a_blank_image_blank():
     blank = np.zeros((2, 28, 28), np.float32)
-    assert np.array_equal(augment._pen(blank, np.array([True, True]), np.array([2.0, 4.0])), blank)
+    assert np.array_equal(augment._pen(blank, np.array([True, True]), np.array([8.0, 40.0]), np.array([0.7, 0.7])), blank)
+
+
+def test_a_digit_the_pen_draws_reaches_the_model_as_preprocessed_and_the_rest_are_changed(digits):
+    everything = augment.augment(digits, KIND_NAMES, np.random.default_rng(3))
+    pen_only = augment.augment(digits, ["pen"], np.random.default_rng(3))
+    others = augment.augment(digits, [k for k in KIND_NAMES if k != "pen"], np.random.default_rng(3))
+    drawn = np.abs(pen_only - digits).max(axis=(1, 2)) > 0
+    assert 0.3 < drawn.mean() < 0.7
+    assert np.array_equal(everything[drawn], pen_only[drawn])  # no warp or stroke change on a drawn digit
+    assert np.array_equal(everything[~drawn], others[~drawn])  # MNIST's own digits: the other kinds as ever

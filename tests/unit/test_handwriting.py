@@ -7,7 +7,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from mnist_core import handwriting, preprocess
+from mnist_core import canvas_pen, handwriting, preprocess
 from mnist_core.inference import load_classifier
 
 
@@ -34,10 +34,10 @@ def test_a_missing_font_names_the_package_that_installs_it(monkeypatch):
 @pytest.mark.parametrize("pen", [8, 22, 40])
 def test_a_repainted_digit_has_the_pens_stroke_width_and_stays_a_digit(mnist, pen):
     (_, _), (x_test, y_test) = mnist
-    rgba = handwriting.redraw_mnist(x_test[0], pen)
+    rgba = canvas_pen.redraw_mnist(x_test[0], pen)
     assert rgba.shape == (preprocess.DRAW_CANVAS, preprocess.DRAW_CANVAS, 4) and rgba.dtype == np.uint8
     assert (rgba[..., 3] == 255).all() and set(np.unique(rgba[..., 0])) >= {0, 255}
-    width = handwriting.strokes_of(rgba[..., 0] / 255).width
+    width = canvas_pen.strokes_of(rgba[..., 0] / 255).width
     assert abs(width - pen) <= 2.5, width  # the typical stroke is the pen's width
     image = preprocess.canvas_to_mnist(rgba)
     assert image is not None and image.shape == (28, 28)
@@ -54,8 +54,8 @@ def test_thicker_pens_leave_more_ink_on_the_same_path(mnist):
 
 def test_off_centre_and_small_digits_are_where_they_say(mnist):
     (_, _), (x_test, y_test) = mnist
-    strokes = [handwriting.place(x_test[0] / 255, *handwriting._random_pose(np.random.default_rng(s), 300,
-                                                                             off_centre=True)) for s in range(4)]
+    strokes = [canvas_pen.place(x_test[0] / 255, *handwriting._random_pose(np.random.default_rng(s), 300,
+                                                                            off_centre=True)) for s in range(4)]
     for ink in strokes:
         rows, cols = np.flatnonzero(ink.max(axis=1) > 0.1), np.flatnonzero(ink.max(axis=0) > 0.1)
         assert min(rows[0], 299 - rows[-1]) < 15 and min(cols[0], 299 - cols[-1]) < 60  # in a corner
@@ -77,6 +77,7 @@ def test_the_font_set_is_the_same_for_a_seed_and_new_for_another():
 
 
 def test_training_never_sees_the_held_out_handwriting():
+    # Training draws with the same pen (mnist_core.canvas_pen) but never loads the held-out digits.
     code = ("import sys; import mnist_core.training_worker, mnist_core.training, mnist_core.augment; "
             "print('mnist_core.handwriting' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

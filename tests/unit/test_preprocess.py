@@ -127,12 +127,12 @@ def test_stroke_width_of_mnist_digits_is_mnist_like_and_of_nothing_zero(mnist):
 
 
 def test_a_small_digit_drawn_with_a_wide_pen_has_heavy_strokes_and_a_big_one_does_not(mnist):
-    from mnist_core import handwriting
+    from mnist_core import canvas_pen
 
     _, (x_test, _) = mnist
     for digit in x_test[:5]:
-        big = preprocess.preprocess_steps(handwriting.redraw_mnist(digit, pen=handwriting.DEFAULT_PEN))
-        small = preprocess.preprocess_steps(handwriting.redraw_mnist(digit, pen=40, height=70))
+        big = preprocess.preprocess_steps(canvas_pen.redraw_mnist(digit, pen=canvas_pen.DEFAULT_PEN))
+        small = preprocess.preprocess_steps(canvas_pen.redraw_mnist(digit, pen=40, height=70))
         assert not preprocess.heavy_strokes(big)
         assert preprocess.heavy_strokes(small)
         assert preprocess.stroke_width(small.result) > 2 * preprocess.stroke_width(big.result)
