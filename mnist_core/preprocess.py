@@ -150,14 +150,14 @@ FLOOD_FRACTION = 0.5  # more of the canvas inked than this is a flood, not a dig
 
 
 # Strokes thicker than this (px of the 28×28 input) are thicker than 99.5% of MNIST's, and the shipped
-# models misread canvas digits drawn so about 4 times as often, 6–7 times past 9 px
+# models misread canvas digits drawn so 3–4 times as often, 5–7 times past 9 px
 # (benchmarks/stroke_width_accuracy.py): a small digit drawn with a wide pen has its loops filled
 # in. The digit is still judged; a tip says why.
 HEAVY_STROKE = 6.0
 HEAVY_MESSAGE = ("Thick strokes for a digit this size: small loops fill in, and both models misread such "
-                 "digits about four times as often. Draw the digit bigger, or pick a thinner pen.")
+                 "digits three to four times as often. Draw the digit bigger, or pick a thinner pen.")
 HEAVY_MESSAGE_FIXED_PEN = ("Tip: draw bigger next time. At this size your strokes are thicker than almost any "
-                           "in MNIST, loops fill in, and both models misread such digits about four times as often.")
+                           "in MNIST, loops fill in, and both models misread such digits three to four times as often.")
 PATH_INK = 0.3  # of full ink: lighter pixels are the soft edge, not the pen's path
 
 

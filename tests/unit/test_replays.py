@@ -74,7 +74,7 @@ def test_record_writes_a_real_run_that_replays(tmp_path, mnist, monkeypatch):
 
 
 def test_recipes_are_the_shipped_cards_or_the_presets_own():
-    shipped = replays.recipe("cnn")  # the shipped card's recipe: every kind of augmentation but the pen, 30 epochs
+    shipped = replays.recipe("cnn")  # the shipped card's recipe: every kind of augmentation, 30 epochs
     assert shipped.resolved().augment == models.SHIPPED_AUGMENT and shipped.epochs == 30
     assert replays.recipe("seed004-cnn") == TrainingConfig("seed004-cnn")
     with pytest.raises(KeyError):
