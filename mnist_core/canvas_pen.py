@@ -38,7 +38,7 @@ MAX_REACH = max(preprocess.PEN_WIDTHS) + 4  # px beyond the ink that a repaint c
 
 def strokes_of(ink: np.ndarray) -> Strokes:
     """`ink` ((H, W) in [0, 1], strokes light) as a pen's path, stroke depth and typical width."""
-    from skimage.morphology import skeletonize  # only measuring needs scikit-image
+    from skimage.morphology import skeletonize  # imported when first used: the server needs it only for previews
 
     ink = np.asarray(ink, np.float32)
     rows, cols = np.flatnonzero(ink.max(axis=1) > 0), np.flatnonzero(ink.max(axis=0) > 0)
