@@ -1,6 +1,9 @@
 """Accuracy on MNIST test digits redrawn as canvas strokes (random size, place and pen width):
-MNIST-faithful preprocessing vs a naive resize, for the shipped ANN and CNN.
-Usage: python benchmarks/canvas_accuracy.py [N images, default 2000]"""
+MNIST-faithful preprocessing vs a naive resize, for the shipped ANN and CNN (or any models).
+Usage: python benchmarks/canvas_accuracy.py [--digits N] [--models ann cnn /dir/name ...]
+A model is a name in trained_models/ or a path to a model file without .keras."""
+
+import argparse
 
 import sys
 import time
@@ -15,7 +18,12 @@ from mnist_core.data import load_mnist  # noqa: E402
 from mnist_core.inference import load_classifier  # noqa: E402
 
 
-def main(n: int):
+def load(spec: str):
+    path = Path(spec)
+    return load_classifier(path.name, path.parent) if path.parent != Path(".") else load_classifier(spec)
+
+
+def main(n: int, models: list[str]):
     (_, _), (x_test, y_test) = load_mnist()
     rng = np.random.default_rng(0)
     pick = rng.choice(len(x_test), n, replace=False)
@@ -30,12 +38,17 @@ def main(n: int):
     prep = (time.perf_counter() - start) / n * 1000
     labels = y_test[pick]
     print(f"{n} redrawn test digits (preprocessing {prep:.1f} ms per canvas incl. drawing)")
-    print(f"{'model':6s} {'clean':>8s} {'faithful':>9s} {'naive':>8s}")
-    for name in ("ann", "cnn"):
-        c = load_classifier(name)
+    width = max(6, *(len(m) for m in models))
+    print(f"{'model':{width}s} {'clean':>8s} {'faithful':>9s} {'naive':>8s}")
+    for name in models:
+        c = load(name)
         acc = [float(np.mean(c.predict(np.stack(xs)) == labels)) for xs in (clean, faithful, naive)]
-        print(f"{name:6s} {acc[0]:8.2%} {acc[1]:9.2%} {acc[2]:8.2%}")
+        print(f"{name:{width}s} {acc[0]:8.2%} {acc[1]:9.2%} {acc[2]:8.2%}")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 2000)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--digits", type=int, default=2000, help="MNIST test digits to redraw (of 10,000)")
+    parser.add_argument("--models", nargs="+", default=["ann", "cnn"])
+    args = parser.parse_args()
+    main(args.digits, args.models)
