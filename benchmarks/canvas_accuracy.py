@@ -4,7 +4,6 @@ Usage: python benchmarks/canvas_accuracy.py [--digits N] [--models ann cnn /dir/
 A model is a name in trained_models/ or a path to a model file without .keras."""
 
 import argparse
-
 import sys
 import time
 from pathlib import Path
@@ -15,12 +14,7 @@ import numpy as np  # noqa: E402
 
 from mnist_core import preprocess, synthetic  # noqa: E402
 from mnist_core.data import load_mnist  # noqa: E402
-from mnist_core.inference import load_classifier  # noqa: E402
-
-
-def load(spec: str):
-    path = Path(spec)
-    return load_classifier(path.name, path.parent) if path.parent != Path(".") else load_classifier(spec)
+from handwriting_accuracy import load  # noqa: E402  (a model name, or a path without .keras)
 
 
 def main(n: int, models: list[str]):

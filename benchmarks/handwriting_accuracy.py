@@ -34,9 +34,9 @@ CHUNK = 250
 
 
 def _redrawn(args):
-    digits, labels, seed, kind = args
+    digits, labels, seed, kind, pens = args
     if kind == "pens":
-        return handwriting.mnist_at_pens(digits, labels, seed=seed)
+        return handwriting.mnist_at_pens(digits, labels, pens, seed=seed)
     pens = (handwriting.DEFAULT_PEN,)
     return handwriting.mnist_at_pens(digits, labels, pens, seed=seed, small=kind == "small",
                                      off_centre=kind == "off-centre")
@@ -47,9 +47,17 @@ def _joined(sets):
                                   for f in ("images", "labels", "source", "pen")))
 
 
-def redrawn(x, y, kind, pool):
-    jobs = [(x[i:i + CHUNK], y[i:i + CHUNK], 1000 + i, kind) for i in range(0, len(x), CHUNK)]
+def redrawn(x, y, kind, pool, pens=handwriting.PEN_WIDTHS):
+    """x's digits redrawn ("pens": at each of `pens`; "off-centre", "small": at the default pen),
+    each placed as it is whatever the pens, so a subset of pens draws the same canvases."""
+    jobs = [(x[i:i + CHUNK], y[i:i + CHUNK], 1000 + i, kind, pens) for i in range(0, len(x), CHUNK)]
     return _joined(list(pool.map(_redrawn, jobs)))
+
+
+def test_sample(x_test, y_test, digits: int):
+    """The test digits redrawn: a fixed random `digits` of them (all 10,000 in a fixed order)."""
+    pick = np.random.default_rng(0).permutation(len(x_test))[:digits]
+    return x_test[pick], y_test[pick]
 
 
 def load(spec: str):
@@ -66,8 +74,7 @@ def main():
     args = parser.parse_args()
     handwriting.check_fonts()
     (_, _), (x_test, y_test) = load_mnist()
-    pick = np.random.default_rng(0).permutation(len(x_test))[:args.digits]
-    x, y = x_test[pick], y_test[pick]
+    x, y = test_sample(x_test, y_test, args.digits)
 
     started = time.perf_counter()
     with ProcessPoolExecutor(WORKERS) as pool:

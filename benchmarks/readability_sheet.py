@@ -22,27 +22,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
-from handwriting_accuracy import CHUNK, WORKERS, load  # noqa: E402
+from handwriting_accuracy import WORKERS, load, redrawn, test_sample  # noqa: E402
 from mnist_core import handwriting  # noqa: E402
 from mnist_core.data import load_mnist  # noqa: E402
 
 PER_SHEET, COLUMNS, CELL = 84, 14, 70
 
 
-def _at_pen(args):
-    digits, labels, seed, pen = args
-    return handwriting.mnist_at_pens(digits, labels, pens=(pen,), seed=seed).images
-
-
 def sheet_digits(model: str, pen: int, digits: int):
     """The canvases (as handwriting_accuracy.py draws them), labels, the model's answers, and the
     sheet's order: every mistake and as many right answers, shuffled (fixed seed)."""
     (_, _), (x_test, y_test) = load_mnist()
-    pick = np.random.default_rng(0).permutation(len(x_test))[:digits]
-    x, y = x_test[pick], y_test[pick]
-    jobs = [(x[i:i + CHUNK], y[i:i + CHUNK], 1000 + i, pen) for i in range(0, len(x), CHUNK)]
+    x, y = test_sample(x_test, y_test, digits)
     with ProcessPoolExecutor(WORKERS) as pool:
-        images = np.concatenate(list(pool.map(_at_pen, jobs)))
+        images = redrawn(x, y, "pens", pool, pens=(pen,)).images
     classifier = load(model)
     answers = classifier.predict(images)
     clean_wrong = classifier.predict(x.astype(np.float32) / 255) != y
