@@ -1,5 +1,10 @@
 """MNIST: ANN vs CNN, live. Entry point: `streamlit run streamlit_app.py`.
 
+This file is read in two ways. `streamlit run` first imports it as a module and finds `app`: the
+server, Streamlit as a Starlette app with the audience's plain-HTTP routes beside it (the phones'
+/join page and its JSON endpoints, audience/server.py). Then Streamlit runs it as every session's
+script (`__name__ == "__main__"`): `main()` draws the navigation and the page.
+
 The pages live in app_pages/, not pages/: Streamlit runs a folder named pages/ in its legacy
 multipage mode until the first st.navigation call, so a deep link such as /draw opened first
 on a fresh server showed the raw file list and skipped this script (seen in Chromium)."""
@@ -10,9 +15,13 @@ import threading
 
 import streamlit as st
 
-from app_pages.common import model_toggle, projector_preset, projector_toggle, talk_role
+if __name__ != "__main__":  # imported by `streamlit run` (or uvicorn): the server
+    from starlette.middleware import Middleware
 
-st.set_page_config(page_title="MNIST: ANN vs CNN, live", page_icon="✍️", layout="wide")
+    from audience import server
+
+    app = st.App("streamlit_app.py", routes=server.ROUTES, middleware=[Middleware(server.AudienceGate)],
+                  lifespan=server.lifespan)
 
 
 @st.cache_resource(show_spinner=False)
@@ -50,42 +59,42 @@ def demo_pages() -> list:
     ]
 
 
-def join_page(url_path: str, default: bool = False):
-    return st.Page("app_pages/join.py", title="Join", icon=":material/smartphone:", url_path=url_path,
+def talk_page(url_path: str = "talk", default: bool = False):
+    return st.Page("app_pages/talk.py", title="Talk", icon=":material/co_present:", url_path=url_path,
                    default=default)
 
 
-def talk_page():
-    return st.Page("app_pages/talk.py", title="Talk", icon=":material/co_present:", url_path="talk")
+def closed_pages() -> list:
+    """What a session without the presenter's key gets in talk mode: the Talk page's key field
+    (which points the audience to /join) at every address. In a browser the audience never gets
+    here: audience/server.py's gate sends every page address without the presenter's cookie to
+    the phones' /join page; this is the second lock, for a websocket opened by hand."""
+    paths = ["home", "dataset", "train", "confusion", "draw", "inside", "experiments", "join"]
+    return [talk_page("talk", default=True)] + [talk_page(path) for path in paths]
 
 
-def audience_pages(with_talk: bool) -> list:
-    """Join at the root, at /join (the QR code's address) and at the address of every page the
-    audience may not open. Streamlit serves a default page only at the root and answers any other
-    unknown address with a 'Page not found' dialog over the page (seen on a phone: the QR code's
-    /join itself got it), so each address is a page of its own that runs Join."""
-    closed = ["join", "home", "dataset", "train", "confusion", "draw", "inside", "experiments"] + ([] if with_talk else ["talk"])
-    pages = [join_page("join-start", default=True)] + [join_page(path) for path in closed]
-    return pages + ([talk_page()] if with_talk else [])
+def main() -> None:
+    from app_pages.common import model_toggle, projector_preset, projector_toggle, talk_role
+
+    st.set_page_config(page_title="MNIST: ANN vs CNN, live", page_icon="✍️", layout="wide")
+    # Talk mode (MNIST_TALK_KEY set): only the presenter gets the pages. Without talk mode: every page.
+    role = talk_role()
+    closed = role == "audience"
+    if closed:
+        navigation = st.navigation(closed_pages(), position="hidden")
+    else:
+        navigation = st.navigation(demo_pages() + ([talk_page()] if role == "presenter" else []))
+    # The projector preset, per session: ?projector=1, the sidebar's toggle, or opening the Talk page.
+    projector_preset(talk_page=navigation.url_path == "talk")
+    if not closed:
+        with st.sidebar:
+            model_toggle()
+            projector_toggle()
+            st.caption("ANN: a plain multi-layer network that sees 784 unrelated numbers. "
+                       "CNN: a convolutional network that sees strokes and shapes.")
+    navigation.run()
+    freeze_long_lived_objects()
 
 
-# Talk mode (MNIST_TALK_KEY set): the audience gets the Join page only, whatever address it opens
-# (see audience_pages); an undecided session may still reach the Talk page,
-# which asks for the key. Without talk mode, or with the key: every page.
-role = talk_role()
-audience = role in ("audience", "undecided")
-if audience:
-    navigation = st.navigation(audience_pages(with_talk=role == "undecided"), position="hidden")
-else:
-    navigation = st.navigation(demo_pages() + ([talk_page(), join_page("join")] if role == "presenter" else []))
-# The projector preset, per session: ?projector=1, the sidebar's toggle, or opening the Talk page.
-projector_preset(talk_page=navigation.url_path == "talk")
-if not audience:
-    with st.sidebar:
-        model_toggle()
-        projector_toggle()
-        st.caption("ANN: a plain multi-layer network that sees 784 unrelated numbers. "
-                   "CNN: a convolutional network that sees strokes and shapes.")
-
-navigation.run()
-freeze_long_lived_objects()
+if __name__ == "__main__":
+    main()

@@ -256,36 +256,39 @@ def markdown_table(rows: list[dict]) -> str:
 
 # ------------------------------------------------------------------ talk mode: roles
 
-ROLE_KEY = "talk_role"  # "presenter" | "audience"; absent: not decided yet
+ROLE_KEY = "talk_role"  # "presenter" once this session showed the key
 
 
 def talk_role() -> str | None:
     """None when talk mode is off (`make run`: one person, every page). In talk mode: "presenter"
-    once this session showed the key (`/talk?key=KEY`, or the Talk page's password field),
-    "audience" once it opened anything else, "undecided" before either."""
+    once this session showed the key (the cookie that /talk?key=KEY sets, the key in the address,
+    or the Talk page's key field), else "audience": the phones' page is /join, outside Streamlit."""
     from mnist_core import talk
 
     if not talk.is_talk_mode():
         return None
     if "key" in st.query_params:
-        if talk.key_matches(st.query_params.get("key")):
+        if talk.KEY_GUARD.check(client_address(), st.query_params.get("key")):
             st.session_state[ROLE_KEY] = "presenter"
         del st.query_params["key"]  # never left on show: the projector shows this address bar
-    return st.session_state.get(ROLE_KEY, "undecided")
+    if talk.is_presenter_cookie(st.context.cookies.get(talk.PRESENTER_COOKIE)):
+        st.session_state[ROLE_KEY] = "presenter"
+    return st.session_state.get(ROLE_KEY, "audience")
 
 
-def become_audience() -> None:
-    """An undecided session that opened the Join page is the audience from now on."""
-    st.session_state.setdefault(ROLE_KEY, "audience")
+def client_address() -> str:
+    return st.context.ip_address or "unknown"
 
 
-def accept_presenter_key(given: str) -> bool:
+def accept_presenter_key(given: str) -> bool | float:
+    """True if `given` is the key (the session becomes the presenter's); else the seconds this
+    client must wait before its next try (talk.KeyGuard: repeated wrong keys are slowed down)."""
     from mnist_core import talk
 
-    if talk.key_matches(given):
+    if talk.KEY_GUARD.check(client_address(), given):
         st.session_state[ROLE_KEY] = "presenter"
         return True
-    return False
+    return talk.KEY_GUARD.wait(client_address())
 
 
 @st.cache_resource(show_spinner=False)

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from mnist_core import calibration, charts, preprocess
+from mnist_core import calibration, charts, preprocess, verdict
 from app_pages import common
 
 CANVAS_SIZE = preprocess.DRAW_CANVAS
@@ -42,33 +42,23 @@ with left:
                        return_image_data=True, key=f"canvas-{st.session_state.canvas_version}")
     st.button("Clear", icon=":material/ink_eraser:", on_click=clear_canvas, width="stretch")
 
+# One verdict (mnist_core.verdict), as the room's phones get: preprocessing, both models, each one's
+# unsure rule (measured on the test set and non-digits by mnist_core.calibration, once per model
+# file): under its threshold a model's digit is marked "Unsure · best guess" in red.
 # The caption reports CPU time of this thread: with a room drawing at once, wall time mostly
 # measures the wait for the interpreter (300–500 ms under load for 1.4 ms of work).
 rgba = canvas.image_data
+live = {kind: model for kind, model in classifiers.items() if model is not None}
+calibrations = {kind: common.calibration_of(chosen[kind]) for kind in live} if rgba is not None else {}
+judges = {kind: verdict.Judge(chosen[kind], model, calibrations.get(kind)) for kind, model in live.items()}
 started = time.thread_time()
-steps = preprocess.preprocess_steps(rgba) if rgba is not None else None
-image = steps.result if steps is not None else None
-prep_ms = (time.thread_time() - started) * 1000
-problem = preprocess.drawing_problem(steps)  # blank, a dot or a flood: the same words as on the Join page
+judged = verdict.judge(rgba, judges)
+cpu_ms = (time.thread_time() - started) * 1000
+steps, image, problem = judged.steps, judged.image, judged.problem  # problem: blank, a dot or a flood
 if image is not None:
     st.session_state[common.LAST_DRAWING_KEY] = image  # Inside the models opens it
-
-probabilities = {}
-started = time.thread_time()
-if image is not None:
-    for kind, model in classifiers.items():
-        if model is not None:
-            probabilities[kind] = model.predict_proba(image[None])[0]
-model_ms = (time.thread_time() - started) * 1000
-
-# Each model's unsure rule, measured on the test set and non-digits (mnist_core.calibration; once per
-# model file, then cached): under its threshold a model's digit is marked "Unsure · best guess" in red.
-calibrations = {kind: common.calibration_of(chosen[kind]) for kind in probabilities}
-unsure = {}
-for kind, measured in calibrations.items():
-    if measured is not None:
-        unsure[kind] = calibration.is_unsure(probabilities[kind], measured)  # applies its temperature itself
-        probabilities[kind] = calibration.with_temperature(probabilities[kind], measured.temperature)  # shown so
+probabilities = {kind: answer.probabilities for kind, answer in judged.answers.items()}  # shown after T
+unsure = {kind: answer.unsure for kind, answer in judged.answers.items()}
 
 
 def unsure_help(kind: str) -> str | None:
@@ -101,31 +91,22 @@ with right:
                                     key=f"probs-{kind}", config={"displayModeBar": False})
             else:
                 st.metric(label, "—", "draw a digit", delta_color="off", delta_arrow="off")
-    if len(probabilities) == 2:
-        a, c = (int(np.argmax(probabilities[k])) for k in ("ann", "cnn"))
-        if unsure.get("ann") and unsure.get("cnn"):
-            st.info(f"Neither model is sure: is it a digit? Best guesses: the ANN **{a}**, the CNN **{c}**.",
-                    icon=":material/help:")
-        elif unsure.get("ann") or unsure.get("cnn"):
-            sure, doubtful = ("CNN", "ANN") if unsure.get("ann") else ("ANN", "CNN")
-            said, guess = (c, a) if unsure.get("ann") else (a, c)
-            st.info(f"Only the {sure} is sure: it says **{said}**. The {doubtful} is unsure (best guess {guess}).",
-                    icon=":material/help:")
-        elif a == c:
-            st.success(f"Both models say **{a}**.", icon=":material/handshake:")
-        else:
-            st.warning(f"They disagree: the ANN says **{a}**, the CNN says **{c}**.", icon=":material/balance:")
+    tone_line = judged.agreement
+    if tone_line is not None:
+        tone, line = tone_line
+        {"agree": st.success, "disagree": st.warning}.get(tone, st.info)(
+            line, icon={"agree": ":material/handshake:", "disagree": ":material/balance:"}.get(tone, ":material/help:"))
     elif problem == preprocess.DOT_MESSAGE:
         st.info(problem, icon=":material/edit:")
     if image is None:
         st.info(preprocess.BLANK_MESSAGE, icon=":material/arrow_back:")
     elif probabilities:
-        st.caption(f"Preprocessing {prep_ms:.1f} ms · {len(probabilities)} model(s) {model_ms:.2f} ms of CPU time",
+        st.caption(f"Preprocessing and {len(probabilities)} model(s): {cpu_ms:.1f} ms of CPU time",
                    help="CPU time this server spent on your drawing. With many people drawing at once, "
                         "the wait for your turn comes on top.")
     if problem == preprocess.FLOOD_MESSAGE:
         st.warning(problem, icon=":material/water:")
-    elif probabilities and preprocess.heavy_strokes(steps):
+    elif judged.heavy_strokes:
         st.info(preprocess.HEAVY_MESSAGE, icon=":material/line_weight:")
     if image is not None and probabilities:
         if st.button("Look inside the models", key="draw_look_inside", icon=":material/neurology:",

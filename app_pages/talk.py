@@ -44,15 +44,17 @@ if role != "presenter":
     st.title("Talk: for the presenter")
     st.markdown("This page runs the talk on the projector: the join code, the room's digits, moderation "
                 "and export. It needs the presenter's key, which `make talk` printed with the presenter's "
-                "URL. In the audience? Open **/join** on your phone instead.")
+                "URL. In the audience? Open [/join](/join) on your phone instead.")
     with st.form("presenter-key", border=False):
         given = st.text_input("Presenter's key", type="password", key="presenter_key_input", width=480)
         unlock = st.form_submit_button("Unlock", icon=":material/lock_open:")
     if unlock:
-        if common.accept_presenter_key(given):
+        accepted = common.accept_presenter_key(given)
+        if accepted is True:
             st.rerun()
         st.error("That is not the presenter's key. Use the key `make talk` printed (the `key=` part of the "
-                 "presenter's URL, or `MNIST_TALK_KEY` if you set it yourself).", icon=":material/key_off:")
+                 f"presenter's URL, or `MNIST_TALK_KEY` if you set it yourself). Wait {accepted:.0f} s before "
+                 "the next try: each wrong key doubles the wait.", icon=":material/key_off:")
     st.stop()
 
 store = common.crowd_store()

@@ -42,13 +42,14 @@ MAX_CANVAS_PNG_BYTES = 1_000_000  # a drawn 300×300 canvas is 5–40 KB; a mega
 MAX_CANVAS_SIDE = 2048  # px: a phone canvas at 3× device pixels is ~1,200 px
 MIN_CANVAS_SIDE = 28
 DEFAULT_CANVAS_SIZE = (300, 300)  # the canvas component's PNG for a 300 px canvas (width, height)
-SCHEMA_VERSION = 1  # PRAGMA user_version; raise it with a migration when the tables change
+SCHEMA_VERSION = 2  # PRAGMA user_version; raise it with a migration (_MIGRATIONS) when the tables change
 BUSY_TIMEOUT_SECONDS = 10.0  # a writer waits this long for another (thread, process) to commit
 WILSON_Z = 1.959963984540054  # two-sided 95%
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _DATA_URL_PREFIX = "data:image/png;base64,"
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+SEND_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")  # made on the phone, one per Send: a retry carries the same
 _KIND_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _MAX_TITLE = 100
@@ -280,6 +281,14 @@ def _check_token(token) -> str:
     return token
 
 
+def _check_send_id(send_id) -> str | None:
+    if send_id is None:
+        return None
+    if not isinstance(send_id, str) or not SEND_ID_RE.match(send_id):
+        raise CrowdInputError(f"A send id is 8–64 letters, digits, '-' or '_', got {_short(send_id)}.")
+    return send_id
+
+
 def _check_label(label) -> int:
     if isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer)):
         raise CrowdInputError(f"The label must be a whole number from 0 to 9, not {_short(label)}.")
@@ -379,7 +388,8 @@ CREATE TABLE digits (
     label INTEGER NOT NULL CHECK (label BETWEEN 0 AND 9),
     image BLOB NOT NULL CHECK (length(image) = 784),
     canvas_png BLOB NOT NULL CHECK (length(canvas_png) <= 20480),
-    hidden INTEGER NOT NULL DEFAULT 0 CHECK (hidden IN (0, 1))
+    hidden INTEGER NOT NULL DEFAULT 0 CHECK (hidden IN (0, 1)),
+    send_id TEXT
 );
 CREATE INDEX digits_by_talk ON digits (talk_id, hidden, id);
 CREATE INDEX digits_by_person ON digits (person, talk_id, created);
@@ -392,7 +402,31 @@ CREATE TABLE verdicts (
     model_sha256 TEXT NOT NULL,
     PRIMARY KEY (digit_id, kind)
 ) WITHOUT ROWID;
+CREATE UNIQUE INDEX digits_by_send ON digits (person, send_id) WHERE send_id IS NOT NULL;
+CREATE TABLE room_secret (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    secret BLOB NOT NULL CHECK (length(secret) = 32)
+);
 """
+
+# Version n → n + 1, run in the transaction that sets the new user_version. A file of an older
+# version is upgraded in place, its digits kept.
+_MIGRATIONS = {
+    1: """
+ALTER TABLE digits ADD COLUMN send_id TEXT;
+CREATE UNIQUE INDEX digits_by_send ON digits (person, send_id) WHERE send_id IS NOT NULL;
+CREATE TABLE room_secret (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    secret BLOB NOT NULL CHECK (length(secret) = 32)
+);
+""",
+}
+
+
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    for statement in script.split(";"):  # not executescript: it would COMMIT midway
+        if statement.strip():
+            conn.execute(statement)
 
 
 class CrowdStore:
@@ -470,10 +504,12 @@ class CrowdStore:
                     raise CrowdStoreError(
                         f"{self.path} is an SQLite file of something else (it has tables but no schema "
                         "version); set MNIST_CROWD_DB to another file.")
-                for statement in _SCHEMA.split(";"):  # not executescript: it would COMMIT midway
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                _run_script(conn, _SCHEMA)
+            else:
+                while version < SCHEMA_VERSION:
+                    _run_script(conn, _MIGRATIONS[version])
+                    version += 1
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -551,30 +587,32 @@ class CrowdStore:
 
     def add_digit(self, talk_id: int, person_token: str, label: int, image28, canvas_png: bytes,
                   probabilities: Mapping[str, Iterable[float]],
-                  model_files: Mapping[str, tuple[str, str]]) -> int:
+                  model_files: Mapping[str, tuple[str, str]], send_id: str | None = None) -> int:
         """Store one digit and return its id once it is committed and on disk: only then may the
-        phone be told it arrived. Raises CrowdInputError (nothing stored) or RateLimited."""
+        phone be told it arrived. Raises CrowdInputError (nothing stored) or RateLimited.
+
+        `send_id` (made on the phone, one per Send): a second call with the same person and
+        send_id stores nothing and returns the first digit's id, before any limit is checked, so
+        a retry after a dropped connection is answered, never counted twice."""
         person = _check_token(person_token)
+        send_id = _check_send_id(send_id)
         label = _check_label(label)
         image = _check_image(image28)
         png = _check_png(canvas_png)
         verdicts = _check_verdicts(probabilities, model_files)
         try:
             with self._transaction(immediate=True) as conn:
+                if send_id is not None:
+                    first = self._sent(conn, person, send_id)
+                    if first is not None:
+                        return first
                 if conn.execute("SELECT 1 FROM talks WHERE id = ?", (int(talk_id),)).fetchone() is None:
                     raise CrowdInputError(f"There is no talk {talk_id!r}; reload the page to join the current talk.")
                 now = self._clock()
-                sent, last = conn.execute(
-                    "SELECT count(*), max(created) FROM digits WHERE person = ? AND talk_id = ?",
-                    (person, int(talk_id))).fetchone()
-                if sent >= MAX_DIGITS_PER_PERSON:
-                    raise RateLimited(f"You have sent {sent} digits, the most for one talk: thank you!")
-                if last is not None and now - last < MIN_SECONDS_BETWEEN_DIGITS:
-                    wait = min(MIN_SECONDS_BETWEEN_DIGITS, last + MIN_SECONDS_BETWEEN_DIGITS - now)
-                    raise RateLimited(f"You can send another digit in {max(1, math.ceil(wait))} s.", retry_after=wait)
+                self._check_limits(conn, int(talk_id), person, now)
                 digit_id = int(conn.execute(
-                    "INSERT INTO digits (talk_id, created, person, label, image, canvas_png)"
-                    " VALUES (?, ?, ?, ?, ?, ?)", (int(talk_id), now, person, label, image, png)).lastrowid)
+                    "INSERT INTO digits (talk_id, created, person, label, image, canvas_png, send_id)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)", (int(talk_id), now, person, label, image, png, send_id)).lastrowid)
                 conn.executemany(
                     "INSERT INTO verdicts (digit_id, kind, probabilities, predicted, model_name, model_sha256)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
@@ -583,6 +621,44 @@ class CrowdStore:
         except sqlite3.OperationalError as exc:  # still locked after BUSY_TIMEOUT_SECONDS, disk full …
             raise CrowdStoreError(f"The digit was not stored ({exc}); try Send again.") from None
         return digit_id
+
+    @staticmethod
+    def _sent(conn: sqlite3.Connection, person: str, send_id: str) -> int | None:
+        row = conn.execute("SELECT id FROM digits WHERE person = ? AND send_id = ?", (person, send_id)).fetchone()
+        return None if row is None else int(row[0])
+
+    def _check_limits(self, conn: sqlite3.Connection, talk_id: int, person: str, now: float) -> None:
+        sent, last = conn.execute(
+            "SELECT count(*), max(created) FROM digits WHERE person = ? AND talk_id = ?", (person, talk_id)).fetchone()
+        if sent >= MAX_DIGITS_PER_PERSON:
+            raise RateLimited(f"You have sent {sent} digits, the most for one talk: thank you!")
+        if last is not None and now - last < MIN_SECONDS_BETWEEN_DIGITS:
+            wait = min(MIN_SECONDS_BETWEEN_DIGITS, last + MIN_SECONDS_BETWEEN_DIGITS - now)
+            raise RateLimited(f"You can send another digit in {max(1, math.ceil(wait))} s.", retry_after=wait)
+
+    def sent_digit(self, person_token: str, send_id: str) -> Digit | None:
+        """The digit this person stored with this send_id, if any (a retry is answered with it)."""
+        person, send_id = _check_token(person_token), _check_send_id(send_id)
+        with self._transaction() as conn:
+            digit_id = self._sent(conn, person, send_id)
+            return None if digit_id is None else self._digits(conn, "id = ?", (digit_id,))[0]
+
+    def check_limits(self, talk_id: int, person_token: str) -> None:
+        """Raise RateLimited now if this person may not send: a read, so a refused digit is not
+        judged first. add_digit checks again in its transaction, which decides."""
+        with self._transaction() as conn:
+            self._check_limits(conn, int(talk_id), _check_token(person_token), self._clock())
+
+    def room_secret(self) -> bytes:
+        """This database's random 32-byte secret (made on first use), from which each talk's
+        signing key is derived: every server process on the same database signs alike."""
+        with self._transaction() as conn:
+            row = conn.execute("SELECT secret FROM room_secret WHERE id = 1").fetchone()
+        if row is not None:
+            return bytes(row[0])
+        with self._transaction(immediate=True) as conn:
+            conn.execute("INSERT OR IGNORE INTO room_secret (id, secret) VALUES (1, ?)", (secrets.token_bytes(32),))
+            return bytes(conn.execute("SELECT secret FROM room_secret WHERE id = 1").fetchone()[0])
 
     def hide(self, digit_id: int) -> bool:
         """Moderation: the digit is never shown, scored or exported again, but kept. True if it was visible."""

@@ -8,12 +8,15 @@ the address bar at once (the projector shows the presenter's browser).
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import io
 import ipaddress
 import os
 import secrets
 import socket
+import threading
+import time
 
 KEY_ENV = "MNIST_TALK_KEY"
 PUBLIC_URL_ENV = "MNIST_PUBLIC_URL"  # e.g. http://192.168.1.20:8501 when the guess below is wrong
@@ -37,6 +40,55 @@ def key_matches(given: object) -> bool:
     if key is None or not isinstance(given, str) or not given:
         return False
     return hmac.compare_digest(given.strip().encode(), key.encode())
+
+
+class KeyGuard:
+    """Slows down guessing the key: after n wrong keys in a row from one client, its next try is
+    refused for 2^(n-1) s, up to MAX_WAIT (a person who mistyped waits a second; a script guessing
+    72-bit keys gets nowhere). A right key resets the client. In memory, per server process."""
+
+    MAX_WAIT = 60.0
+
+    def __init__(self, clock=time.monotonic):
+        self._clock = clock
+        self._failures: dict[str, tuple[int, float]] = {}  # client → (wrong keys in a row, allowed again at)
+        self._lock = threading.Lock()
+
+    def wait(self, client: str) -> float:
+        """Seconds until `client` may try a key again (0.0: now)."""
+        with self._lock:
+            _, until = self._failures.get(client, (0, 0.0))
+        return max(0.0, until - self._clock())
+
+    def check(self, client: str, given: object) -> bool:
+        """Whether `given` is the key; False without comparing while the client must wait."""
+        if self.wait(client):
+            return False
+        right = key_matches(given)
+        with self._lock:
+            if right:
+                self._failures.pop(client, None)
+            else:
+                wrong = self._failures.get(client, (0, 0.0))[0] + 1
+                self._failures[client] = (wrong, self._clock() + min(self.MAX_WAIT, 2.0 ** (wrong - 1)))
+                if len(self._failures) > 10_000:  # a flood of addresses: forget the oldest
+                    self._failures.pop(next(iter(self._failures)))
+        return right
+
+
+KEY_GUARD = KeyGuard()  # shared by the HTTP gate and the Talk page's key field
+
+PRESENTER_COOKIE = "mnist_presenter"  # set by opening /talk?key=KEY (audience/server.py's gate)
+
+
+def presenter_cookie_value(key: str) -> str:
+    """What the presenter's cookie holds: derived from the key, never the key itself."""
+    return hmac.new(key.encode(), b"presenter-cookie", hashlib.sha256).hexdigest()
+
+
+def is_presenter_cookie(value: object) -> bool:
+    key = configured_key()
+    return key is not None and isinstance(value, str) and hmac.compare_digest(value, presenter_cookie_value(key))
 
 
 def new_key() -> str:

@@ -1,0 +1,261 @@
+"""Talk mode over plain HTTP, beside Streamlit in the same server (streamlit_app.py's st.App):
+
+- `/join`: the phone's page, one small HTML file with its own canvas script (no Streamlit frontend);
+- `POST /api/join/token` and `POST /api/join/send`: a signed person token, and a Send;
+- `AudienceGate`: in talk mode, every page address leads an audience member to /join; only a
+  browser holding the presenter's cookie (set by opening /talk?key=KEY once) gets the demo pages.
+
+The event loop only checks and moves bytes: judging and storing run in `audience.JudgePool`'s
+worker processes (mnist_core.audience)."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import contextlib
+import html
+import json
+import time
+from pathlib import Path
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from mnist_core import audience, charts, crowd, talk
+
+JOIN_HTML = Path(__file__).with_name("join.html")
+ANSWERED_KEPT = 50_000  # (token, send id) → answer, for retries that come back to this process
+TALK_ID_SECONDS = 1.0  # how stale the current talk's id may be (a New talk is seen within it)
+# Paths the gate never redirects: Streamlit's own (websocket, health, assets, media, components)
+# and files (a name with a dot: favicon, manifest), and ours.
+PASS_PREFIXES = ("/_stcore/", "/static/", "/media/", "/component/", "/api/")
+
+
+class Room:
+    """What the audience path keeps in the server process: the store, the current talk's signing
+    key, the limits, the answers already given, and the judging workers."""
+
+    def __init__(self, store: crowd.CrowdStore | None = None, pool: audience.JudgePool | None = None,
+                 limits: audience.Limits = audience.Limits()):
+        self.store = store or crowd.CrowdStore()
+        self.pool = pool or audience.JudgePool()
+        self.limits = limits
+        self.secret = self.store.room_secret()
+        self.tokens_by_address = audience.Buckets(*limits.tokens_per_address)
+        self.sends_by_address = audience.Buckets(*limits.sends_per_address)
+        self.sends_by_room = audience.Buckets(*limits.sends_per_room)
+        self.answered: collections.OrderedDict[tuple[str, str], dict] = collections.OrderedDict()
+        self.last_send: dict[str, float] = {}  # token → when its last digit was stored (monotonic)
+        self._talk = (0, 0.0)  # (talk id, when read)
+        self.counts = collections.Counter()  # status → responses, for benchmarks and the log
+
+    def talk_id(self, fresh: bool = False) -> int:
+        talk_id, read = self._talk
+        now = time.monotonic()
+        if fresh or not talk_id or now - read > TALK_ID_SECONDS:
+            talk_id = self.store.current_talk()
+            self._talk = (talk_id, now)
+        return talk_id
+
+    def key(self, talk_id: int) -> bytes:
+        return audience.talk_key(self.secret, talk_id)
+
+    def check_token(self, token: str) -> int:
+        """The talk this token belongs to (the current one), or Refused(401)."""
+        talk_id = self.talk_id()
+        if audience.token_is_valid(self.key(talk_id), token):
+            return talk_id
+        # A New talk may have begun in the last second: look once more, but at most once a second
+        # per process, so forged tokens cost a compare, not a database read.
+        if time.monotonic() - self._talk[1] > 0.5:
+            fresh = self.talk_id(fresh=True)
+            if fresh != talk_id and audience.token_is_valid(self.key(fresh), token):
+                return fresh
+        raise audience.Refused(401, "token", "This page's person token is not from this talk. The page gets a "
+                                              "new one by itself; if this stays, reload the page.")
+
+    def remember(self, send: audience.Send, body: dict) -> None:
+        self.answered[(send.token, send.send_id)] = body
+        while len(self.answered) > ANSWERED_KEPT:
+            self.answered.popitem(last=False)
+        self.last_send[send.token] = time.monotonic()
+        if len(self.last_send) > ANSWERED_KEPT:
+            self.last_send.clear()  # only a shortcut: the store still enforces the per-person limits
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _refusal(exc: audience.Refused, room: Room | None = None) -> JSONResponse:
+    if room is not None:
+        room.counts[exc.code] += 1
+    headers = {"Retry-After": audience.retry_after_seconds(exc.retry_after)} if exc.retry_after else None
+    return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+
+
+ROOM: list[Room] = []  # the running server's room (set by `lifespan`, in talk mode only)
+
+
+def _room(request: Request) -> Room:
+    room = ROOM[0] if ROOM else None
+    if room is None:
+        raise audience.Refused(404, "talk_off", "No talk is running here: the presenter starts one with make talk.")
+    return room
+
+
+_page_cache: dict[str, bytes] = {}
+
+
+def join_page_html() -> bytes:
+    """The phone's page, with the models' colours filled in from the one palette (the projector's:
+    they keep 3:1 on white in sunlight) and the limits from the store's constants."""
+    if "page" not in _page_cache:
+        text = JOIN_HTML.read_text(encoding="utf-8")
+        fills = {"{{ANN_COLOR}}": charts.kind_color("ann", projector=True),
+                 "{{CNN_COLOR}}": charts.kind_color("cnn", projector=True),
+                 "{{PEN_FRACTION}}": f"{22 / audience.SEND_CANVAS:.5f}",  # the Draw page's default pen
+                 "{{SEND_CANVAS}}": str(audience.SEND_CANVAS)}
+        for mark, value in fills.items():
+            text = text.replace(mark, html.escape(value))
+        _page_cache["page"] = text.encode("utf-8")
+    return _page_cache["page"]
+
+
+async def join(request: Request) -> Response:
+    return HTMLResponse(join_page_html(), headers={"Cache-Control": "no-cache"})
+
+
+async def new_token(request: Request) -> Response:
+    try:
+        room = _room(request)
+        wait = room.tokens_by_address.take(_address(request))
+        if wait:
+            raise audience.Refused(429, "busy", "Many phones are joining from this network; trying again shortly.", wait)
+        talk_id = room.talk_id()
+        room.counts["token"] += 1
+        return JSONResponse({"token": audience.issue_token(room.key(talk_id)), "talk": talk_id},
+                            headers={"Cache-Control": "no-store"})
+    except audience.Refused as exc:
+        return _refusal(exc)
+
+
+async def _body(request: Request) -> bytes:
+    """The request body, refused past MAX_BODY_BYTES before it is all read."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > audience.MAX_BODY_BYTES):
+        raise audience.too_large(int(declared) if declared.isdigit() else 0)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > audience.MAX_BODY_BYTES:
+            raise audience.too_large(size)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+STATUS_OF = {"ok": 200, "not_a_digit": 422, "bad_drawing": 400, "rate_limited": 429, "store_error": 503}
+
+
+async def send(request: Request) -> Response:
+    room = None
+    try:
+        room = _room(request)
+        parsed = audience.parse_send(await _body(request))
+        talk_id = room.check_token(parsed.token)
+        earlier = room.answered.get((parsed.token, parsed.send_id))
+        if earlier is not None:
+            room.counts["retry"] += 1
+            return JSONResponse({**earlier, "retry": True})
+        for buckets, message in ((room.sends_by_address, "Many digits are arriving from this network"),
+                                 (room.sends_by_room, "The room is sending more digits than the server can judge")):
+            wait = buckets.take(_address(request)) if buckets is room.sends_by_address else buckets.take("room")
+            if wait:
+                raise audience.Refused(429, "busy", f"{message}; your phone sends it again by itself.", wait)
+        last = room.last_send.get(parsed.token)
+        if last is not None and time.monotonic() - last < crowd.MIN_SECONDS_BETWEEN_DIGITS:
+            wait = last + crowd.MIN_SECONDS_BETWEEN_DIGITS - time.monotonic()
+            raise audience.Refused(429, "rate_limited", f"You can send another digit in {audience.retry_after_seconds(wait)} s.",
+                                   wait)
+        if room.pool.queued >= room.limits.queued_per_worker * room.pool.workers:
+            raise audience.Refused(503, "busy", "The server is judging many digits; your phone sends it again by itself.", 1.0)
+        try:
+            body = await asyncio.wrap_future(room.pool.submit(audience.judge_and_store, talk_id, parsed))
+        except concurrent.futures.process.BrokenProcessPool:
+            raise audience.Refused(503, "busy", "A judging process stopped; your phone sends it again by itself.", 0.5) from None
+        status = STATUS_OF.get(body["status"], 500)
+        room.counts[body["status"]] += 1
+        if status == 200:
+            room.remember(parsed, body)
+        headers = {"Retry-After": audience.retry_after_seconds(body["retry_after"])} if body.get("retry_after") else None
+        return JSONResponse(body, status_code=status, headers=headers)
+    except audience.Refused as exc:
+        return _refusal(exc, room)
+
+
+async def favicon(request: Request) -> Response:
+    return Response(status_code=204)
+
+
+ROUTES = [
+    Route("/join", join, methods=["GET", "HEAD"]),
+    Route("/api/join/token", new_token, methods=["POST"]),
+    Route("/api/join/send", send, methods=["POST"]),
+]
+
+
+class AudienceGate:
+    """ASGI middleware for talk mode: page addresses lead the audience to /join; `/talk?key=KEY`
+    with the right key sets the presenter's cookie and drops the key from the address (the
+    projector shows the address bar); wrong keys are slowed down (talk.KEY_GUARD)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD") or not talk.is_talk_mode():
+            return await self.app(scope, receive, send)
+        path = scope["path"]
+        if path == "/join" or path.startswith(PASS_PREFIXES) or "." in path.rsplit("/", 1)[-1]:
+            return await self.app(scope, receive, send)
+        request = Request(scope)
+        if path.rstrip("/") == "/talk" and "key" in request.query_params:
+            return await self._key(request, scope, receive, send)
+        if talk.is_presenter_cookie(request.cookies.get(talk.PRESENTER_COOKIE)) or path.rstrip("/") == "/talk":
+            return await self.app(scope, receive, send)  # /talk without the cookie: its key field
+        return await RedirectResponse("/join", status_code=303)(scope, receive, send)
+
+    async def _key(self, request: Request, scope, receive, send):
+        given = request.query_params.get("key", "")
+        wait = talk.KEY_GUARD.wait(_address(request))
+        if wait:
+            return await Response(f"Too many wrong keys: try again in {audience.retry_after_seconds(wait)} s.",
+                                  status_code=429, headers={"Retry-After": audience.retry_after_seconds(wait)},
+                                  media_type="text/plain")(scope, receive, send)
+        response = RedirectResponse("/talk", status_code=303)
+        if talk.KEY_GUARD.check(_address(request), given):
+            response.set_cookie(talk.PRESENTER_COOKIE, talk.presenter_cookie_value(talk.configured_key()), httponly=True,
+                                samesite="strict", max_age=24 * 3600)
+        return await response(scope, receive, send)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app):
+    """In talk mode: the room's store and the judging workers, started before the first phone
+    (the warm-up runs in the background: the server answers at once)."""
+    if not talk.is_talk_mode():
+        yield {}
+        return
+    room = Room()
+    ROOM[:] = [room]
+    warm = asyncio.get_running_loop().run_in_executor(None, room.pool.warm_up)
+    try:
+        yield {"room": room}
+    finally:
+        ROOM.clear()
+        warm.cancel()
+        room.pool.shutdown()
+        room.store.close()
