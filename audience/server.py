@@ -41,7 +41,7 @@ class Room:
     def __init__(self, store: crowd.CrowdStore | None = None, pool: audience.JudgePool | None = None,
                  limits: audience.Limits = audience.Limits()):
         self.store = store or crowd.CrowdStore()
-        self.pool = pool or audience.JudgePool()
+        self.pool = pool or audience.JudgePool(self.store.path)
         self.limits = limits
         self.secret = self.store.room_secret()
         self.tokens_by_address = audience.Buckets(*limits.tokens_per_address)

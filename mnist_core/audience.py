@@ -164,7 +164,7 @@ def too_large(size: int) -> Refused:
 _worker: dict = {}  # in each worker process: the store, the judges
 
 
-def _init_worker(model_names: Mapping[str, str]) -> None:
+def _init_worker(model_names: Mapping[str, str], db_path: str) -> None:
     """Once per worker process: one BLAS thread (the processes are the parallelism), the store,
     both models and their unsure rules (the test-set scores come from the disk cache that the
     server and the other workers share)."""
@@ -174,7 +174,7 @@ def _init_worker(model_names: Mapping[str, str]) -> None:
         threadpool_limits(1)
     except ImportError:  # pragma: no cover - pinned in requirements.txt
         pass
-    _worker["store"] = crowd.CrowdStore()
+    _worker["store"] = crowd.CrowdStore(db_path)
     _worker["judges"], _worker["files"] = load_judges(model_names)
 
 
@@ -259,7 +259,8 @@ class JudgePool:
     fails): the pool is replaced, and the phones whose Send died retry with the same send id.
     """
 
-    def __init__(self, model_names: Mapping[str, str] | None = None, workers: int | None = None):
+    def __init__(self, db_path=None, model_names: Mapping[str, str] | None = None, workers: int | None = None):
+        self.db_path = str(db_path or crowd.default_db_path())  # the one WAL store every worker writes
         self.model_names = dict(model_names or {kind: kind for kind in KINDS})
         self.workers = max(1, workers or os.cpu_count() or 1)
         self._lock = threading.Lock()
@@ -273,7 +274,7 @@ class JudgePool:
             if self._executor is None:
                 self._executor = concurrent.futures.ProcessPoolExecutor(
                     self.workers, mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_init_worker, initargs=(self.model_names,))
+                    initializer=_init_worker, initargs=(self.model_names, self.db_path))
             return self._executor
 
     def submit(self, fn, *args) -> concurrent.futures.Future:
@@ -282,22 +283,25 @@ class JudgePool:
             future = pool.submit(fn, *args)
         except concurrent.futures.process.BrokenProcessPool:
             self.replace(pool)
-            future = self._pool().submit(fn, *args)
+            pool = self._pool()
+            future = pool.submit(fn, *args)
         with self._count_lock:
             self.queued += 1
-        future.add_done_callback(self._done)
+        future.add_done_callback(lambda done: self._done(done, pool))
         return future
 
-    def _done(self, future: concurrent.futures.Future) -> None:
+    def _done(self, future: concurrent.futures.Future, pool) -> None:
         with self._count_lock:
             self.queued -= 1
-        if isinstance(future.exception(), concurrent.futures.process.BrokenProcessPool):
-            self.replace(None)
+        if not future.cancelled() and isinstance(future.exception(), concurrent.futures.process.BrokenProcessPool):
+            self.replace(pool)
 
     def replace(self, broken) -> None:
-        """Drop a broken pool (its surviving workers exit on their own); the next job starts a new one."""
+        """Drop the broken pool `broken` (its surviving workers exit on their own); the next job
+        starts a new one. A pool already replaced is left alone: every job of a broken pool fails
+        at once, and only the first failure replaces it."""
         with self._lock:
-            if self._executor is not None and (broken is None or broken is self._executor):
+            if self._executor is not None and broken is self._executor:
                 old, self._executor = self._executor, None
                 self.restarts += 1
                 old.shutdown(wait=False, cancel_futures=True)

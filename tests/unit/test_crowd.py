@@ -548,3 +548,47 @@ def test_an_empty_talk_has_an_empty_scoreboard(store):
     assert store.scoreboard(talk) == {}
     assert store.confusion(talk, "cnn").sum() == 0
     assert store.fooled_both(talk) == []
+
+
+def test_a_database_of_schema_1_is_upgraded_in_place_and_keeps_its_digits(tmp_path):
+    """A room database written before send ids and the room's secret existed (schema 1)."""
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.executescript("""
+        CREATE TABLE talks (id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL, created REAL NOT NULL);
+        CREATE TABLE digits (id INTEGER PRIMARY KEY AUTOINCREMENT, talk_id INTEGER NOT NULL REFERENCES talks(id),
+            created REAL NOT NULL, person TEXT NOT NULL, label INTEGER NOT NULL CHECK (label BETWEEN 0 AND 9),
+            image BLOB NOT NULL CHECK (length(image) = 784), canvas_png BLOB NOT NULL CHECK (length(canvas_png) <= 20480),
+            hidden INTEGER NOT NULL DEFAULT 0 CHECK (hidden IN (0, 1)));
+        CREATE INDEX digits_by_talk ON digits (talk_id, hidden, id);
+        CREATE INDEX digits_by_person ON digits (person, talk_id, created);
+        CREATE TABLE verdicts (digit_id INTEGER NOT NULL REFERENCES digits(id), kind TEXT NOT NULL,
+            probabilities TEXT NOT NULL, predicted INTEGER NOT NULL CHECK (predicted BETWEEN 0 AND 9),
+            model_name TEXT NOT NULL, model_sha256 TEXT NOT NULL, PRIMARY KEY (digit_id, kind)) WITHOUT ROWID;
+        INSERT INTO talks (title, created) VALUES ('An old talk', 1.0);
+        PRAGMA user_version = 1;""")
+    conn.execute("INSERT INTO digits (talk_id, created, person, label, image, canvas_png) VALUES (1, 2.0, ?, 4, ?, ?)",
+                 ("p" * 22, bytes(784), crowd.canvas_thumbnail_png(np.zeros((40, 40, 4), np.uint8))))
+    conn.commit()
+    conn.close()
+    with crowd.CrowdStore(path) as store:
+        assert store.talks()[0].digits == 1 and store.digit(1).label == 4
+        assert len(store.room_secret()) == 32 and store.room_secret() == store.room_secret()
+        person = crowd.new_person_token()
+        first = store.add_digit(1, person, 3, np.zeros((28, 28), np.uint8), crowd.canvas_thumbnail_png(np.zeros((40, 40, 4), np.uint8)),
+                                {"ann": [0.1] * 10}, {"ann": ("ann", "ab" * 32)}, send_id="upgraded-1")
+        assert store.add_digit(1, person, 3, np.zeros((28, 28), np.uint8),
+                               crowd.canvas_thumbnail_png(np.zeros((40, 40, 4), np.uint8)),
+                               {"ann": [0.1] * 10}, {"ann": ("ann", "ab" * 32)}, send_id="upgraded-1") == first
+        assert store.sent_digit(person, "upgraded-1").id == first and store.count(1) == 2
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == crowd.SCHEMA_VERSION
+
+
+def test_the_room_secret_is_the_same_for_every_process_on_one_database(tmp_path):
+    with crowd.CrowdStore(tmp_path / "a.sqlite3") as one, crowd.CrowdStore(tmp_path / "a.sqlite3") as two:
+        assert one.room_secret() == two.room_secret()
+    with crowd.CrowdStore(tmp_path / "b.sqlite3") as other:
+        assert other.room_secret() != crowd.CrowdStore(tmp_path / "a.sqlite3").room_secret()

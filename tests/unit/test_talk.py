@@ -76,3 +76,36 @@ def test_interface_addresses_come_from_the_kernel():
     addresses = talk._interface_addresses()
     assert "127.0.0.1" in addresses  # the loopback interface is always there on Linux
     assert talk.lan_address() in addresses or talk.lan_address() == "127.0.0.1"
+
+
+def test_wrong_keys_are_slowed_down_per_client_and_the_right_key_resets(monkeypatch):
+    monkeypatch.setenv(talk.KEY_ENV, "the-right-key")
+    now = [0.0]
+    guard = talk.KeyGuard(clock=lambda: now[0])
+    assert guard.check("10.0.0.5", "the-right-key") and guard.wait("10.0.0.5") == 0
+    waits = []
+    for _ in range(8):
+        assert not guard.check("10.0.0.5", "wrong")
+        waits.append(guard.wait("10.0.0.5"))
+        now[0] += waits[-1]
+    assert waits == [1, 2, 4, 8, 16, 32, 60, 60], "doubling, capped at a minute"
+    assert guard.wait("10.0.0.6") == 0, "another client is not held up"
+    now[0] += 61
+    assert guard.check("10.0.0.5", "the-right-key") and guard.wait("10.0.0.5") == 0
+
+
+def test_while_a_client_waits_even_the_right_key_is_not_compared(monkeypatch):
+    monkeypatch.setenv(talk.KEY_ENV, "the-right-key")
+    guard = talk.KeyGuard(clock=lambda: 0.0)
+    guard.check("c", "wrong")
+    assert not guard.check("c", "the-right-key")
+
+
+def test_the_presenters_cookie_is_derived_from_the_key_and_checked(monkeypatch):
+    monkeypatch.setenv(talk.KEY_ENV, "the-right-key")
+    value = talk.presenter_cookie_value("the-right-key")
+    assert "the-right-key" not in value and talk.is_presenter_cookie(value)
+    assert not talk.is_presenter_cookie(talk.presenter_cookie_value("another-key"))
+    assert not talk.is_presenter_cookie(None) and not talk.is_presenter_cookie("")
+    monkeypatch.delenv(talk.KEY_ENV)
+    assert not talk.is_presenter_cookie(value), "no talk mode, no presenter"
