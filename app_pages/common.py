@@ -3,6 +3,8 @@ friendly errors."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import streamlit as st
 
@@ -277,18 +279,25 @@ def talk_role() -> str | None:
 
 
 def client_address() -> str:
-    return st.context.ip_address or "unknown"
+    """The browser's address, for the key guard; "unknown" where Streamlit has none (a test)."""
+    address = st.context.ip_address
+    return address if isinstance(address, str) and address else "unknown"
 
 
-def accept_presenter_key(given: str) -> bool | float:
-    """True if `given` is the key (the session becomes the presenter's); else the seconds this
-    client must wait before its next try (talk.KeyGuard: repeated wrong keys are slowed down)."""
+def accept_presenter_key(given: str) -> str | None:
+    """None when `given` is the key (the session becomes the presenter's); else what to tell the
+    person. Repeated wrong keys are slowed down (talk.KeyGuard, per client address)."""
     from mnist_core import talk
 
+    wait = talk.KEY_GUARD.wait(client_address())
+    if wait:
+        return f"Too many wrong keys: wait {math.ceil(wait)} s, then try again."
     if talk.KEY_GUARD.check(client_address(), given):
         st.session_state[ROLE_KEY] = "presenter"
-        return True
-    return talk.KEY_GUARD.wait(client_address())
+        return None
+    return ("That is not the presenter's key. Use the key `make talk` printed (the `key=` part of the presenter's "
+            f"URL, or `MNIST_TALK_KEY` if you set it yourself). Wait {math.ceil(talk.KEY_GUARD.wait(client_address()))} s "
+            "before the next try: each wrong key doubles the wait.")
 
 
 @st.cache_resource(show_spinner=False)

@@ -5,12 +5,15 @@ import html
 
 import streamlit as st
 
-from mnist_core import charts, room_learning, talk, training
+from mnist_core import charts, room_learning, talk, training, verdict
 from app_pages import common
 
 WALL_TILES = 18  # 3 rows of 6, newest first (top left): tiles big enough to read from the back
 WALL_COLUMNS = 6
 WALL_SECONDS = 1.5  # new tiles appear within 2 s of Send
+WALL_PER_REFRESH = 6  # new tiles per refresh, 4 a second: a hall's 100 digits/s would be a blur
+WALL_KEY = "talk_wall"  # this session's wall: its talk and its tiles' ids
+MODERATE_PAGE = 30  # digits per page under "Every digit"
 SCORES_SECONDS = 5.0
 FOOLED_SHOWN = 16
 QR_WIDTH = 360  # px on a 1920-wide projector: about 1/5 of the screen, readable from the back of a room
@@ -31,6 +34,7 @@ STYLE = """<style>
 .tile-verdict { font-size: 1.6rem; font-weight: 700; line-height: 1.25; }
 .tile-verdict .right { color: #1a7f37; }
 .tile-verdict .wrong { color: #cf222e; }
+.tile-verdict .unsure { font-size: 1.1rem; font-weight: 600; color: #444; }
 </style>"""
 
 role = common.talk_role()
@@ -49,12 +53,10 @@ if role != "presenter":
         given = st.text_input("Presenter's key", type="password", key="presenter_key_input", width=480)
         unlock = st.form_submit_button("Unlock", icon=":material/lock_open:")
     if unlock:
-        accepted = common.accept_presenter_key(given)
-        if accepted is True:
+        refused = common.accept_presenter_key(given)
+        if refused is None:
             st.rerun()
-        st.error("That is not the presenter's key. Use the key `make talk` printed (the `key=` part of the "
-                 f"presenter's URL, or `MNIST_TALK_KEY` if you set it yourself). Wait {accepted:.0f} s before "
-                 "the next try: each wrong key doubles the wait.", icon=":material/key_off:")
+        st.error(refused, icon=":material/key_off:")
     st.stop()
 
 store = common.crowd_store()
@@ -78,17 +80,23 @@ def shown_talk() -> tuple[int, bool]:
     return (current, True) if chosen is None or chosen == current else (chosen, False)
 
 
-def verdict_html(digit) -> str:
-    """A tile's text: the prompted label, then each model's answer in its colour with ✓ or ✗.
-    Only integers and fixed words go into this HTML."""
+def unsure_rules() -> dict:
+    """Each shown model's unsure rule (the Draw page's and the phones'), measured once per model file."""
+    return {kind: common.calibration_of(kind) for kind in kinds}
+
+
+def verdict_html(digit, rules: dict) -> str:
+    """A tile's text: the prompted label, then each model's answer in its colour with ✓ or ✗, and
+    "unsure" where its one verdict says so. Only integers and fixed words go into this HTML."""
     parts = []
     for kind in kinds:
-        if kind not in digit.predictions:
+        if kind not in digit.probabilities:
             continue
-        right = digit.correct[kind]
+        answer = verdict.answer(kind, digit.model_files[kind][0], digit.probabilities[kind], rules.get(kind))
+        right = answer.right(digit.label)
         parts.append(f"<span style='color:{common.kind_color(kind)}'>{common.KIND_LABEL[kind]}</span> "
-                     f"{digit.predictions[kind]}<span class='{'right' if right else 'wrong'}'>"
-                     f"{'✓' if right else '✗'}</span>")
+                     f"{answer.digit}<span class='{'right' if right else 'wrong'}'>{'✓' if right else '✗'}</span>"
+                     + (" <span class='unsure'>unsure</span>" if answer.unsure else ""))
     return (f"<div class='tile-asked'>asked <b>{digit.label}</b></div>"
             f"<div class='tile-verdict'>{'<br>'.join(parts)}</div>")
 
@@ -125,23 +133,60 @@ def live_top() -> None:
             wall(talk_id, live)
 
 
+def wall_tiles(talk_id: int, live: bool) -> tuple[list, bool]:
+    """(the digits on the wall, newest first; whether digits arrive faster than the wall shows them).
+    Live, at most WALL_PER_REFRESH tiles change a refresh (talk.pace_wall); an earlier talk shows its newest."""
+    if not live:
+        return store.latest(talk_id, WALL_TILES), False
+    wall = st.session_state.get(WALL_KEY)
+    shown = wall["ids"] if wall is not None and wall["talk"] == talk_id else []
+    ids, behind = talk.pace_wall(shown, store.newer_ids(talk_id, 0, WALL_TILES), WALL_PER_REFRESH)
+    st.session_state[WALL_KEY] = {"talk": talk_id, "ids": ids}
+    return store.visible(ids), behind
+
+
+def tile(digit, live: bool, rules: dict, key: str) -> None:
+    with st.container(border=True, gap="small"):
+        st.image(charts.enlarge(digit.image, 6), width="stretch")  # 168 px, crisp pixels
+        st.markdown(verdict_html(digit, rules), unsafe_allow_html=True)
+        if live and st.button("Hide", key=f"{key}-{digit.id}", icon=":material/visibility_off:",
+                              type="tertiary", help="Never show this digit again (it is kept, "
+                              "and left out of the scores)."):
+            store.hide(digit.id)
+            st.rerun()  # the whole page: the scores below drop the hidden digit at once
+
+
 def wall(talk_id: int, live: bool) -> None:
-    digits = store.latest(talk_id, WALL_TILES)
+    digits, behind = wall_tiles(talk_id, live)
     if not digits:
         st.info("No digits yet: scan the code and draw one." if live else "This talk has no digits.",
                 icon=":material/draw:")
         return
+    rules = unsure_rules()
     for start in range(0, len(digits), WALL_COLUMNS):
         row = st.columns(WALL_COLUMNS, gap="small")
         for column, digit in zip(row, digits[start:start + WALL_COLUMNS]):
-            with column, st.container(border=True, gap="small"):
-                st.image(charts.enlarge(digit.image, 6), width="stretch")  # 168 px, crisp pixels
-                st.markdown(verdict_html(digit), unsafe_allow_html=True)
-                if live and st.button("Hide", key=f"hide-{digit.id}", icon=":material/visibility_off:",
-                                      type="tertiary", help="Never show this digit again (it is kept, "
-                                      "and left out of the scores)."):
-                    store.hide(digit.id)
-                    st.rerun()  # the whole page: the scores below drop the hidden digit at once
+            with column:
+                tile(digit, live, rules, "hide")
+    if behind:
+        st.caption(f"Digits arrive faster than the wall shows them ({WALL_PER_REFRESH / WALL_SECONDS:.0f} a second): "
+                   "every one is counted and scored, and listed under *Every digit* below.")
+
+
+def every_digit(talk_id: int, live: bool) -> None:
+    """Every visible digit of the talk, a page at a time, each with Hide: moderation beyond the wall."""
+    st.subheader("Every digit")
+    total = store.count(talk_id)
+    if not st.toggle(f"Show all {total:,} digits to moderate them", key="talk_every_digit"):
+        return
+    pages = max(1, -(-total // MODERATE_PAGE))
+    page = st.number_input(f"Page (of {pages}, newest first)", 1, pages, 1, key="talk_every_page", width=220)
+    rules = unsure_rules()
+    digits = store.latest(talk_id, MODERATE_PAGE, offset=(int(page) - 1) * MODERATE_PAGE)
+    for start in range(0, len(digits), WALL_COLUMNS):
+        for column, digit in zip(st.columns(WALL_COLUMNS, gap="small"), digits[start:start + WALL_COLUMNS]):
+            with column:
+                tile(digit, live, rules, "hide-every")
 
 
 # The scoreboard refreshes by itself every 5 s, not with the wall's 1.5 s: the presenter talks over
@@ -304,6 +349,9 @@ live_top()
 
 st.divider()
 scoreboard()
+
+st.divider()
+every_digit(talk_id, live)
 
 st.divider()
 lesson_section(talk_id, live)

@@ -674,10 +674,10 @@ class CrowdStore:
     _DIGIT_COLUMNS = "id, talk_id, created, person, label, image, canvas_png, hidden"
 
     def _digits(self, conn: sqlite3.Connection, where: str, params: tuple, order: str = "id DESC",
-                limit: int | None = None) -> list[Digit]:
+                limit: int | None = None, offset: int = 0) -> list[Digit]:
         sql = f"SELECT {self._DIGIT_COLUMNS} FROM digits WHERE {where} ORDER BY {order}"
         if limit is not None:
-            sql += f" LIMIT {int(limit)}"
+            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
         rows = conn.execute(sql, params).fetchall()
         verdicts: dict[int, list] = {}
         for start in range(0, len(rows), 500):  # SQLite caps the number of ? in one statement
@@ -702,10 +702,28 @@ class CrowdStore:
             raise CrowdInputError(f"There is no digit {digit_id!r}.")
         return found[0]
 
-    def latest(self, talk_id: int, limit: int = 24) -> list[Digit]:
-        """The talk's newest visible digits, newest first: the wall."""
+    def latest(self, talk_id: int, limit: int = 24, offset: int = 0) -> list[Digit]:
+        """The talk's newest visible digits, newest first, skipping the `offset` newest (pages of them)."""
         with self._transaction() as conn:
-            return self._digits(conn, "talk_id = ? AND hidden = 0", (int(talk_id),), limit=max(0, int(limit)))
+            return self._digits(conn, "talk_id = ? AND hidden = 0", (int(talk_id),), limit=max(0, int(limit)),
+                                offset=max(0, int(offset)))
+
+    def newer_ids(self, talk_id: int, after_id: int, limit: int = 1000) -> list[int]:
+        """Ids of the talk's visible digits newer than `after_id`, newest first (what reached the
+        wall since it last looked; ids only: cheap however many arrived)."""
+        with self._transaction() as conn:
+            return [int(r[0]) for r in conn.execute(
+                "SELECT id FROM digits WHERE talk_id = ? AND hidden = 0 AND id > ? ORDER BY id DESC LIMIT ?",
+                (int(talk_id), int(after_id), max(0, int(limit))))]
+
+    def visible(self, ids: Iterable[int]) -> list[Digit]:
+        """The digits of `ids` that are still visible, in the order given (a wall's tiles)."""
+        ids = [int(i) for i in ids][:500]
+        if not ids:
+            return []
+        with self._transaction() as conn:
+            found = {d.id: d for d in self._digits(conn, f"hidden = 0 AND id IN ({','.join('?' * len(ids))})", tuple(ids))}
+        return [found[i] for i in ids if i in found]
 
     def count(self, talk_id: int) -> int:
         """Visible digits of a talk ("Digits received")."""

@@ -91,6 +91,21 @@ def is_presenter_cookie(value: object) -> bool:
     return key is not None and isinstance(value, str) and hmac.compare_digest(value, presenter_cookie_value(key))
 
 
+def pace_wall(shown: list[int], newest: list[int], per_refresh: int) -> tuple[list[int], bool]:
+    """The wall's next tiles, newest first: `newest` is the room's newest visible ids (as many as
+    the wall has tiles), `shown` the ids on the wall now. At most `per_refresh` tiles change, the
+    newest missing ones first; the rest come on later refreshes if nothing newer overtakes them.
+    Also whether digits arrive faster than that. A hall sends 100 digits a second: all of them on
+    the wall would be a blur, so tiles come at a pace a room can read, and every digit is still
+    counted, scored and moderable."""
+    missing = [i for i in newest if i not in shown]
+    joining = missing[:per_refresh]
+    oldest = min(newest, default=0)
+    kept = [i for i in shown if i in newest or i < oldest]  # within the newest and absent: hidden
+    wall = sorted(set(joining) | set(kept), reverse=True)[:len(newest)]
+    return wall, len(missing) > per_refresh
+
+
 def new_key() -> str:
     """A key for `make talk`: 12 URL-safe characters, 72 bits (no one guesses it over Wi-Fi)."""
     return secrets.token_urlsafe(9)

@@ -25,3 +25,11 @@ def models_dir(tmp_path, monkeypatch):
     directory.mkdir()
     monkeypatch.setenv("MNIST_MODELS_DIR", str(directory))
     return directory
+
+
+@pytest.fixture(autouse=True)
+def fresh_key_guard(monkeypatch):
+    """Each test starts with no wrong keys on record (the guard is per process, like a server's)."""
+    from mnist_core import talk
+
+    monkeypatch.setattr(talk, "KEY_GUARD", talk.KeyGuard())

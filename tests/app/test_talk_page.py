@@ -65,7 +65,7 @@ def open_talk(key_in_url: bool = True) -> AppTest:
 
 
 def hide_buttons(at: AppTest) -> list[str]:
-    return [b.key for b in at.button if b.key and b.key.startswith("hide-")]
+    return [b.key for b in at.button if b.key and b.key.startswith("hide-") and not b.key.startswith("hide-every-")]
 
 
 def markdown_text(at: AppTest) -> str:
@@ -93,6 +93,25 @@ def test_a_wrong_key_says_so_and_unlocks_nothing(store):
     assert "not the presenter's key" in at.error[0].value
     assert not at.metric and not at.download_button and not at.get("image")
     assert [t.label for t in at.text_input] == ["Presenter's key"]
+
+
+def test_repeated_wrong_keys_are_slowed_down(store, monkeypatch):
+    from mnist_core import talk
+
+    now = [0.0]
+    monkeypatch.setattr(talk, "KEY_GUARD", talk.KeyGuard(clock=lambda: now[0]))
+    at = open_talk(key_in_url=False)
+    for wait in (1, 2, 4):
+        at.text_input[0].input("not-the-key")
+        at.button[0].click().run()
+        assert f"Wait {wait} s before the next try" in at.error[0].value
+        at.text_input[0].input(KEY)  # the right key, but too soon after a wrong one: not even compared
+        at.button[0].click().run()
+        assert "Too many wrong keys: wait" in at.error[0].value and not at.metric
+        now[0] += wait
+    at.text_input[0].input(KEY)
+    at.button[0].click().run()
+    assert not at.error and metric(at, "Digits received")
 
 
 def test_the_right_key_in_the_field_unlocks_the_page(store, mnist):
@@ -126,7 +145,12 @@ def test_the_wall_counts_and_shows_the_rooms_digits_and_an_empty_talk_says_what_
     fill(store, mnist, range(30))
     at.run()
     assert metric(at, "Digits received").value == "30"
+    assert len(hide_buttons(at)) == 6  # new tiles join at a pace a room can read, every digit counted
+    assert any("Digits arrive faster than the wall shows them" in c.value for c in at.caption)
+    at.run()
+    at.run()
     assert len(hide_buttons(at)) == 18  # the newest 18 tiles
+    assert not any("Digits arrive faster" in c.value for c in at.caption)
     newest = store.latest(store.current_talk(), 1)[0]
     assert hide_buttons(at)[0] == f"hide-{newest.id}"
     assert len(at.get("plotly_chart")) == 2  # one room confusion matrix per model
@@ -295,3 +319,29 @@ def test_the_room_teaches_a_copy_that_is_judged_on_digits_it_never_saw_and_can_b
     assert not at.exception, at.exception
     assert registry.read_card("ann-from-the-room")["fine_tuned_from"] == "ann"
     assert registry.read_card("ann")["preset"] == "ann" and "fine_tuned_from" not in registry.read_card("ann")
+
+
+def test_every_digit_can_be_moderated_beyond_the_wall(store, mnist):
+    fill(store, mnist, range(40))
+    at = open_talk()
+    assert not [b for b in at.button if b.key and b.key.startswith("hide-every-")]  # off until asked: 40 tiles
+    at.toggle(key="talk_every_digit").set_value(True).run()
+    every = [b.key for b in at.button if b.key and b.key.startswith("hide-every-")]
+    assert len(every) == 30  # the newest page
+    at.number_input(key="talk_every_page").set_value(2).run()
+    every = [b.key for b in at.button if b.key and b.key.startswith("hide-every-")]
+    assert len(every) == 10
+    oldest = min(int(k.removeprefix("hide-every-")) for k in every)
+    at.button(key=f"hide-every-{oldest}").click().run()
+    assert not at.exception, at.exception
+    assert store.digit(oldest).hidden and metric(at, "Digits received").value == "39"
+
+
+def test_a_tile_says_when_a_model_was_unsure(store, mnist):
+    (_, _), (x_test, _) = mnist
+    files = {kind: (kind, registry.file_hash(kind)) for kind in KINDS}
+    flat = {kind: [0.1] * 10 for kind in KINDS}  # a model that has no idea: under any unsure threshold
+    store.add_digit(store.current_talk(), "person-unsure-0001-token", 4, x_test[0], THUMB, flat, files)
+    at = open_talk()
+    tiles = [m.value for m in at.markdown if "tile-verdict" in m.value]
+    assert len(tiles) == 1 and tiles[0].count('>unsure<') == 2, tiles

@@ -109,3 +109,19 @@ def test_the_presenters_cookie_is_derived_from_the_key_and_checked(monkeypatch):
     assert not talk.is_presenter_cookie(None) and not talk.is_presenter_cookie("")
     monkeypatch.delenv(talk.KEY_ENV)
     assert not talk.is_presenter_cookie(value), "no talk mode, no presenter"
+
+
+def test_the_wall_changes_at_most_a_few_tiles_a_refresh_newest_first():
+    newest = list(range(30, 12, -1))  # the room's 18 newest ids
+    wall, behind = talk.pace_wall([], newest, per_refresh=6)
+    assert wall == [30, 29, 28, 27, 26, 25] and behind
+    wall, behind = talk.pace_wall(wall, newest, per_refresh=6)
+    assert wall == list(range(30, 18, -1)) and behind
+    wall, behind = talk.pace_wall(wall, newest, per_refresh=6)
+    assert wall == newest and not behind, "nothing new: the wall fills up with what it passed over"
+    flood = list(range(530, 512, -1))  # 500 more arrived before the next refresh
+    wall, behind = talk.pace_wall(wall, flood, per_refresh=6)
+    assert wall[:6] == [530, 529, 528, 527, 526, 525] and len(wall) == 18 and behind
+    assert wall[6:] == newest[:12], "the older tiles move along, the oldest leave"
+    hidden = [i for i in flood if i != 529]  # a digit hidden by the presenter is no longer among the newest
+    assert 529 not in talk.pace_wall(wall, hidden, per_refresh=6)[0]
