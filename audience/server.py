@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from mnist_core import audience, charts, crowd, talk
+from mnist_core import audience, crowd, talk
 
 JOIN_HTML = Path(__file__).with_name("join.html")
 ANSWERED_KEPT = 50_000  # (token, send id) → answer, for retries that come back to this process
@@ -114,6 +114,8 @@ def join_page_html() -> bytes:
     """The phone's page, with the models' colours filled in from the one palette (the projector's:
     they keep 3:1 on white in sunlight) and the limits from the store's constants."""
     if "page" not in _page_cache:
+        from mnist_core import charts  # Plotly comes with it: only when the first phone asks, not at start
+
         text = JOIN_HTML.read_text(encoding="utf-8")
         fills = {"{{ANN_COLOR}}": charts.kind_color("ann", projector=True),
                  "{{CNN_COLOR}}": charts.kind_color("cnn", projector=True),

@@ -150,7 +150,9 @@ class Downloads:
             self.urls[event["requestId"]] = event["request"]["method"] + " " + event["request"]["url"]
 
     def snapshot(self) -> tuple[list[str], int]:
-        return list(self.urls.values()), sum(self.bytes.get(r, 0) for r in self.urls)
+        """(each request as "METHOD URL (bytes)", the bytes of them all)."""
+        return ([f"{self.urls[r]} ({self.bytes.get(r, 0):,} B)" for r in self.urls],
+                sum(self.bytes.get(r, 0) for r in self.urls))
 
 
 # ------------------------------------------------------------------ 1. the whole path
@@ -258,6 +260,7 @@ def test_a_dropped_send_is_retried_by_the_page_and_stored_once(phone, talk_serve
     draw_and_send(phone, 1)
     wait_for_answers(phone)
     assert_read_as(phone, 1)
+    assert phone.locator("#status").inner_text().strip() == "", "an error stayed on screen after the answer came"
     assert len(sent) >= 2, "the page did not send again after the request was dropped"
     assert len({body["send_id"] for body in sent}) == 1, "the retry carried a new send id"
     assert rows(database) == before + 1
@@ -283,6 +286,7 @@ def test_a_lost_answer_is_retried_and_gets_the_same_digit(phone, talk_server):
     draw_and_send(phone, 1)
     wait_for_answers(phone)
     assert_read_as(phone, 1)
+    assert phone.locator("#status").inner_text().strip() == "", "an error stayed on screen after the answer came"
     assert len(sent) >= 2, "the page did not send again after the answer was lost"
     assert len({body["send_id"] for body in sent}) == 1, "the retry carried a new send id"
     (first_status, first), (retry_status, retry) = answers[0], answers[-1]
