@@ -16,6 +16,7 @@ import concurrent.futures
 import contextlib
 import html
 import json
+import logging
 import time
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -27,6 +28,7 @@ from starlette.routing import Route
 from mnist_core import audience, crowd, talk
 
 JOIN_HTML = Path(__file__).with_name("join.html")
+LOG = logging.getLogger(__name__)
 ANSWERED_KEPT = 50_000  # (token, send id) → answer, for retries that come back to this process
 TALK_ID_SECONDS = 1.0  # how stale the current talk's id may be (a New talk is seen within it)
 # Paths the gate never redirects: Streamlit's own (websocket, health, assets, media, components)
@@ -159,7 +161,8 @@ async def _body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-STATUS_OF = {"ok": 200, "not_a_digit": 422, "bad_drawing": 400, "rate_limited": 429, "store_error": 503}
+STATUS_OF = {"ok": 200, "not_a_digit": 422, "bad_drawing": 400, "rate_limited": 429, "store_error": 503,
+             "server_error": 500}
 
 
 async def send(request: Request) -> Response:
@@ -190,6 +193,8 @@ async def send(request: Request) -> Response:
             raise audience.Refused(503, "busy", "A judging process stopped; your phone sends it again by itself.", 0.5) from None
         status = STATUS_OF.get(body["status"], 500)
         room.counts[body["status"]] += 1
+        if status == 500:
+            LOG.error("Send not judged: %s", body.get("message"))
         if status == 200:
             room.remember(parsed, body)
         headers = {"Retry-After": audience.retry_after_seconds(body["retry_after"])} if body.get("retry_after") else None

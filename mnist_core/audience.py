@@ -174,8 +174,11 @@ def _init_worker(model_names: Mapping[str, str], db_path: str) -> None:
         threadpool_limits(1)
     except ImportError:  # pragma: no cover - pinned in requirements.txt
         pass
-    _worker["store"] = crowd.CrowdStore(db_path)
-    _worker["judges"], _worker["files"] = load_judges(model_names)
+    try:
+        _worker["store"] = crowd.CrowdStore(db_path)
+        _worker["judges"], _worker["files"] = load_judges(model_names)
+    except Exception as exc:  # noqa: BLE001 (a missing model, MNIST or database: said on every Send, not a dead pool)
+        _worker["error"] = f"The server cannot judge digits: {exc}"
 
 
 def load_judges(model_names: Mapping[str, str]) -> tuple[dict, dict]:
@@ -203,6 +206,8 @@ def warm() -> int:
 def judge_and_store(talk_id: int, send: Send) -> dict:
     """In a worker: a Send's answer as JSON-ready data (see `answer_body`). Refusals come back as
     {'status': code, 'message': …}, never as exceptions: the pool's pipe carries plain data."""
+    if "error" in _worker:
+        return {"status": "server_error", "message": _worker["error"] + " (The presenter's terminal says more.)"}
     return judge_and_store_with(_worker["store"], _worker["judges"], _worker["files"], talk_id, send)
 
 
