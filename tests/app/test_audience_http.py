@@ -239,3 +239,22 @@ def test_a_worker_killed_mid_request_loses_nothing_and_the_retry_is_answered(cli
     assert retried.status_code == 200, retried.text
     assert retried.json()["answers"]["cnn"]["digit"] == label
     assert rows(room) == 1 and room.pool.restarts >= 1
+
+
+def test_listening_sockets_get_tcp_nodelay_so_kept_alive_responses_do_not_wait_40_ms():
+    import socket
+
+    listener = socket.socket(family=socket.AF_INET)  # protocol 0, as Streamlit binds it
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    try:
+        assert not listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        assert server.no_delay_on_listening_sockets() >= 1
+        assert listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        client = socket.create_connection(listener.getsockname())
+        accepted, _ = listener.accept()
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), "accepted connections inherit it"
+        accepted.close()
+        client.close()
+    finally:
+        listener.close()
