@@ -34,7 +34,7 @@ STYLE = """<style>
 .tile-verdict { font-size: 1.6rem; font-weight: 700; line-height: 1.25; }
 .tile-verdict .right { color: #1a7f37; }
 .tile-verdict .wrong { color: #cf222e; }
-.tile-verdict .unsure { font-size: 1.1rem; font-weight: 600; color: #444; }
+.tile-verdict .unsure { color: #444; }
 </style>"""
 
 role = common.talk_role()
@@ -87,7 +87,7 @@ def unsure_rules() -> dict:
 
 def verdict_html(digit, rules: dict) -> str:
     """A tile's text: the prompted label, then each model's answer in its colour with ✓ or ✗, and
-    "unsure" where its one verdict says so. Only integers and fixed words go into this HTML."""
+    a "?" where its one verdict says it was unsure. Only integers and fixed words go into this HTML."""
     parts = []
     for kind in kinds:
         if kind not in digit.probabilities:
@@ -95,8 +95,8 @@ def verdict_html(digit, rules: dict) -> str:
         answer = verdict.answer(kind, digit.model_files[kind][0], digit.probabilities[kind], rules.get(kind))
         right = answer.right(digit.label)
         parts.append(f"<span style='color:{common.kind_color(kind)}'>{common.KIND_LABEL[kind]}</span> "
-                     f"{answer.digit}<span class='{'right' if right else 'wrong'}'>{'✓' if right else '✗'}</span>"
-                     + (" <span class='unsure'>unsure</span>" if answer.unsure else ""))
+                     f"{answer.digit}" + ("<span class='unsure' title='unsure'>?</span>" if answer.unsure else "")
+                     + f"<span class='{'right' if right else 'wrong'}'>{'✓' if right else '✗'}</span>")
     return (f"<div class='tile-asked'>asked <b>{digit.label}</b></div>"
             f"<div class='tile-verdict'>{'<br>'.join(parts)}</div>")
 
@@ -168,6 +168,9 @@ def wall(talk_id: int, live: bool) -> None:
         for column, digit in zip(row, digits[start:start + WALL_COLUMNS]):
             with column:
                 tile(digit, live, rules, "hide")
+    if any(verdict_html(d, rules).count("class='unsure'") for d in digits):
+        st.caption("**?** after an answer: that model was unsure of it (its confidence under the threshold "
+                   "measured for it: the Draw page's *Unsure*).")
     if behind:
         st.caption(f"Digits arrive faster than the wall shows them ({WALL_PER_REFRESH / WALL_SECONDS:.0f} a second): "
                    "every one is counted and scored, and listed under *Every digit* below.")

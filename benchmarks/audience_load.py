@@ -228,6 +228,9 @@ class Run:
 CONTEXT = ContextInfo(timezone="UTC", timezone_offset=0, locale="en-US", is_embedded=False, color_scheme="light")
 
 
+PRESENTER_KEY: str | None = None  # --key
+
+
 class Session:
     """One browser tab: a websocket, the widget states the tab holds, and what the server showed."""
 
@@ -249,7 +252,10 @@ class Session:
         # No pings (a browser sends none; the server pings), no proxy (loopback only), any size.
         ws = await connect(ws_url, subprotocols=["streamlit"], max_size=None, ping_interval=None,
                            open_timeout=SLOW, proxy=None)
-        return cls(ws, base_url)
+        session = cls(ws, base_url)
+        if PRESENTER_KEY:  # a talk-mode server opens the demo pages to the presenter only
+            session.query_string = f"key={PRESENTER_KEY}"
+        return session
 
     async def close(self) -> None:
         self.stop_tickers()
@@ -789,6 +795,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=60, help=f"length of each level (5–{MAX_SECONDS} s)")
     parser.add_argument("--url", help="a running server on this machine (http://127.0.0.1:PORT); default: start one")
     parser.add_argument("--pid", type=int, help="with --url: the server's process id, for its RSS and CPU")
+    parser.add_argument("--key", help="with --url: the presenter's key of a talk-mode server (the Draw page "
+                                      "is the presenter's there; run it beside benchmarks/hall_load.py --host)")
     parser.add_argument("--train", action="store_true",
                         help="one more session trains the default preset's full recipe during each level")
     args = parser.parse_args()
@@ -798,6 +806,8 @@ def parse_args() -> argparse.Namespace:
         parser.error(f"--seconds must be between 5 and {MAX_SECONDS}")
     if args.pid and not args.url:
         parser.error("--pid goes with --url (a server this script starts is measured anyway)")
+    global PRESENTER_KEY
+    PRESENTER_KEY = args.key
     if args.pid and not Path(f"/proc/{args.pid}").exists():
         parser.error(f"--pid {args.pid}: no such process")
     if args.url:

@@ -301,7 +301,8 @@ def table(headers: list[str], rows: list[list], title: str | None = None) -> str
 # ── the presenter's wall, timed in a process of its own ───────────────────────────────────────
 
 def wall_sampler(db: str, talk_id: int, seconds: float, out: str, wall_tiles: int = 18) -> None:
-    """Once a second for `seconds`: time the Talk page's store reads (count, latest, scoreboard)
+    """Once a second for `seconds`: time the Talk page's store reads (count, latest, scoreboard with
+    both confusion matrices and the digits that fooled both)
     on a store of its own, as a Talk page's session holds one. Writes JSON to `out`."""
     sys.path.insert(0, str(ROOT))
     from mnist_core.crowd import CrowdStore
@@ -317,7 +318,10 @@ def wall_sampler(db: str, talk_id: int, seconds: float, out: str, wall_tiles: in
         t1 = time.perf_counter()
         tiles = store.latest(talk_id, wall_tiles)
         t2 = time.perf_counter()
-        board = store.scoreboard(talk_id)
+        board = store.scoreboard(talk_id)  # and what the scoreboard shows beside it, as the Talk page does
+        for kind in ("ann", "cnn"):
+            store.confusion(talk_id, kind)
+        store.fooled_both(talk_id, ("ann", "cnn"), limit=16)
         t3 = time.perf_counter()
         samples.append({"t": round(time.monotonic() - start, 3), "count": n, "count_s": t1 - t0,
                         "latest_s": t2 - t1, "scoreboard_s": t3 - t2, "tiles": len(tiles),

@@ -452,6 +452,7 @@ class CrowdStore:
         self.path = Path(path) if path is not None else default_db_path()
         self._clock = clock  # injectable: tests move time instead of sleeping
         self._lock = threading.RLock()
+        self._tallies: dict[int, _Tally] = {}  # talk id → its scores so far (see _tally)
         self._conn: sqlite3.Connection | None = None
         self._pid = None
         with self._lock:
@@ -746,42 +747,46 @@ class CrowdStore:
             predictions.setdefault(kind, np.full(len(ids), -1, np.int64))[position[digit_id]] = predicted
         return RoomPredictions(ids, np.array([r[1] for r in rows], np.int64), dict(sorted(predictions.items())))
 
+    def _tally(self, talk_id: int) -> "_Tally":
+        """The talk's scores so far, brought up to date with only the digits that arrived since the
+        last call: the Talk page asks every few seconds, and a hall sends tens of thousands of
+        digits (a full count of 23,000 took 40 ms a question, 150 ms a refresh). Counted again
+        from the start when a digit was hidden since (the hidden count changed)."""
+        talk_id = int(talk_id)
+        with self._transaction() as conn:
+            hidden = conn.execute("SELECT count(*) FROM digits WHERE talk_id = ? AND hidden = 1", (talk_id,)).fetchone()[0]
+            tally = self._tallies.get(talk_id)
+            if tally is None or tally.hidden != hidden:
+                tally = _Tally(hidden)
+            rows = conn.execute(
+                "SELECT d.id, d.label, v.kind, v.predicted, v.model_name FROM digits d JOIN verdicts v ON v.digit_id = d.id"
+                " WHERE d.talk_id = ? AND d.hidden = 0 AND d.id > ? ORDER BY d.id", (talk_id, tally.last_id)).fetchall()
+        tally.add(rows)
+        self._tallies[talk_id] = tally
+        return tally
+
     def scoreboard(self, talk_id: int) -> dict[str, Score]:
         """Per model kind: how many visible digits it judged, how many right, accuracy, 95% interval."""
-        room = self.labels_and_predictions(talk_id)
-        with self._transaction() as conn:
-            names = conn.execute(
-                "SELECT DISTINCT v.kind, v.model_name FROM verdicts v JOIN digits d ON d.id = v.digit_id"
-                " WHERE d.talk_id = ? AND d.hidden = 0 ORDER BY v.kind, v.model_name", (int(talk_id),)).fetchall()
+        tally = self._tally(talk_id)
         scores = {}
-        for kind, predicted in room.predictions.items():
-            judged = predicted >= 0
-            n = int(judged.sum())
-            correct = int((predicted[judged] == room.labels[judged]).sum())
+        for kind in sorted(tally.matrices):
+            matrix = tally.matrices[kind]
+            n, correct = int(matrix.sum()), int(np.trace(matrix))
             low, high = wilson_interval(correct, n)
             scores[kind] = Score(kind, n, correct, correct / n if n else float("nan"), low, high,
-                                 tuple(name for k, name in names if k == kind))
+                                 tuple(sorted(tally.names[kind])))
         return scores
 
     def confusion(self, talk_id: int, kind: str) -> np.ndarray:
         """counts[actual, predicted] of one model kind on the talk's visible digits."""
-        from .evaluation import confusion_matrix
-
-        room = self.labels_and_predictions(talk_id)
-        predicted = room.predictions.get(kind, np.zeros(0, np.int64))
-        judged = predicted >= 0
-        return confusion_matrix(room.labels[judged], predicted[judged])
+        matrix = self._tally(talk_id).matrices.get(kind)
+        return np.zeros((10, 10), np.int64) if matrix is None else matrix.copy()
 
     def fooled_both(self, talk_id: int, kinds: tuple[str, ...] = ("ann", "cnn"), limit: int | None = None) -> list[Digit]:
         """Visible digits that every one of `kinds` judged and got wrong, newest first."""
-        marks = ",".join("?" * len(kinds))
-        with self._transaction() as conn:
-            return self._digits(
-                conn,
-                f"talk_id = ? AND hidden = 0 AND id IN (SELECT v.digit_id FROM verdicts v JOIN digits d"
-                f" ON d.id = v.digit_id WHERE d.talk_id = ? AND v.kind IN ({marks}) AND v.predicted != d.label"
-                f" GROUP BY v.digit_id HAVING count(*) = ?)",
-                (int(talk_id), int(talk_id), *kinds, len(kinds)), limit=limit)
+        wanted = set(kinds)
+        ids = [i for i, wrong in reversed(self._tally(talk_id).wrong.items()) if wanted <= wrong]
+        return self.visible(ids[:limit] if limit is not None else ids)
 
     # -- export
 
@@ -831,6 +836,29 @@ class CrowdStore:
         _write_atomic(paths[0], encode_idx(x))
         _write_atomic(paths[1], encode_idx(y))
         return len(y)
+
+
+class _Tally:
+    """A talk's confusion matrix per model kind, the model files that judged, and the digits each
+    kind got wrong, over its visible digits up to `last_id`."""
+
+    def __init__(self, hidden: int):
+        self.hidden = hidden  # the talk's hidden digits when this was begun
+        self.last_id = 0
+        self.matrices: dict[str, np.ndarray] = {}
+        self.names: dict[str, set[str]] = {}
+        self.wrong: dict[int, set[str]] = {}  # digit id → kinds that misread it, oldest first
+
+    def add(self, rows) -> None:
+        for digit_id, label, kind, predicted, name in rows:
+            if kind not in self.matrices:
+                self.matrices[kind] = np.zeros((10, 10), np.int64)
+                self.names[kind] = set()
+            self.matrices[kind][label, predicted] += 1
+            self.names[kind].add(name)
+            if predicted != label:
+                self.wrong.setdefault(digit_id, set()).add(kind)
+            self.last_id = max(self.last_id, digit_id)
 
 
 def _npz_bytes(x: np.ndarray, y: np.ndarray) -> bytes:

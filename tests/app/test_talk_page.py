@@ -344,4 +344,5 @@ def test_a_tile_says_when_a_model_was_unsure(store, mnist):
     store.add_digit(store.current_talk(), "person-unsure-0001-token", 4, x_test[0], THUMB, flat, files)
     at = open_talk()
     tiles = [m.value for m in at.markdown if "tile-verdict" in m.value]
-    assert len(tiles) == 1 and tiles[0].count('>unsure<') == 2, tiles
+    assert any("that model was unsure" in c.value for c in at.caption)
+    assert len(tiles) == 1 and tiles[0].count("title='unsure'>?<") == 2, tiles

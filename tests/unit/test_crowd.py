@@ -592,3 +592,25 @@ def test_the_room_secret_is_the_same_for_every_process_on_one_database(tmp_path)
         assert one.room_secret() == two.room_secret()
     with crowd.CrowdStore(tmp_path / "b.sqlite3") as other:
         assert other.room_secret() != crowd.CrowdStore(tmp_path / "a.sqlite3").room_secret()
+
+
+def test_scores_kept_up_to_date_match_a_count_from_scratch_as_digits_arrive_and_are_hidden(store, db):
+    talk = store.current_talk()
+    rng = np.random.default_rng(3)
+
+    def fresh():  # another process's store: counts everything from the start
+        with crowd.CrowdStore(db) as other:
+            return other.scoreboard(talk), other.confusion(talk, "ann"), [d.id for d in other.fooled_both(talk)]
+
+    for step in range(4):
+        for i in range(step * 10, step * 10 + 10):
+            store._clock.now += crowd.MIN_SECONDS_BETWEEN_DIGITS
+            add(store, talk, i, ann=int(rng.integers(10)), cnn=int(rng.integers(10)))
+        if step == 2:
+            store.hide(store.latest(talk, 1)[0].id)
+            store.hide(store.latest(talk, 30)[-1].id)
+        board, matrix, fooled = fresh()
+        assert store.scoreboard(talk) == board
+        assert np.array_equal(store.confusion(talk, "ann"), matrix)
+        assert [d.id for d in store.fooled_both(talk)] == fooled
+    assert board["ann"].n == 38 and store.confusion(talk, "ann").sum() == 38
