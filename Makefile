@@ -63,7 +63,9 @@ bench: $(VENV)/.test-installed data chromium fonts
 	$(PY) benchmarks/cold_start.py
 	$(PY) benchmarks/audience_load.py
 	$(PY) benchmarks/audience_load.py --sessions 10 --train
-	$(PY) benchmarks/talk_load.py
+	$(PY) benchmarks/hall_load.py --storm 500 --steady 500 --seconds 120 --flood --compare
+	$(PY) benchmarks/hall_load.py --steady 500 --seconds 120 --kill-worker-at 30
+	$(PY) benchmarks/lighthouse_join.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -24,7 +24,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from mnist_core import audience, crowd, talk
@@ -205,12 +205,14 @@ async def send(request: Request) -> Response:
         return _refusal(exc, room)
 
 
-async def favicon(request: Request) -> Response:
-    return Response(status_code=204)
+async def robots(request: Request) -> Response:
+    """A talk's server is for the people in the room, not for search engines."""
+    return PlainTextResponse("User-agent: *\nDisallow: /\n")
 
 
 ROUTES = [
     Route("/join", join, methods=["GET", "HEAD"]),
+    Route("/robots.txt", robots, methods=["GET", "HEAD"]),
     Route("/api/join/token", new_token, methods=["POST"]),
     Route("/api/join/send", send, methods=["POST"]),
 ]

@@ -379,7 +379,7 @@ class Level:
 
 @dataclass
 class SessionStats:
-    """What every simulated person's sessions count (talk_load's phones too)."""
+    """What every simulated person's sessions count."""
     right: Counter = field(default_factory=Counter)   # "ANN" / "CNN" → right answers
     errors: Counter = field(default_factory=Counter)
     examples: dict = field(default_factory=dict)      # error kind → first message
