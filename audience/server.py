@@ -15,7 +15,6 @@ import collections
 import concurrent.futures
 import contextlib
 import html
-import json
 import logging
 import os
 import socket
@@ -27,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from mnist_core import audience, crowd, talk
+from mnist_core import audience, crowd, preprocess, talk
 
 JOIN_HTML = Path(__file__).with_name("join.html")
 LOG = logging.getLogger(__name__)
@@ -123,7 +122,7 @@ def join_page_html() -> bytes:
         text = JOIN_HTML.read_text(encoding="utf-8")
         fills = {"{{ANN_COLOR}}": charts.kind_color("ann", projector=True),
                  "{{CNN_COLOR}}": charts.kind_color("cnn", projector=True),
-                 "{{PEN_FRACTION}}": f"{22 / audience.SEND_CANVAS:.5f}",  # the Draw page's default pen
+                 "{{PEN_FRACTION}}": f"{preprocess.DEFAULT_PEN / audience.SEND_CANVAS:.5f}",  # the Draw page's default pen
                  "{{SEND_CANVAS}}": str(audience.SEND_CANVAS)}
         for mark, value in fills.items():
             text = text.replace(mark, html.escape(value))

@@ -16,7 +16,6 @@ dropped, the worker died, the server said "busy") carries the same id and gets t
 from __future__ import annotations
 
 import base64
-import binascii
 import collections
 import concurrent.futures
 import dataclasses
@@ -31,11 +30,11 @@ import threading
 import time
 from typing import Callable, Mapping
 
-from . import crowd
+from . import crowd, preprocess
 
 KINDS = ("ann", "cnn")  # both shipped models judge every digit the room sends
 MAX_BODY_BYTES = 64 * 1024  # a 300×300 canvas PNG of strokes is 3–15 KB, as a data URL in JSON < 25 KB
-SEND_CANVAS = 300  # px: the phone sends its drawing at the Draw page's canvas size (preprocess.DRAW_CANVAS)
+SEND_CANVAS = preprocess.DRAW_CANVAS  # px: the phone sends its drawing at the Draw page's canvas size
 _TOKEN_BYTES = 16  # random part of a person token; the signature is as long
 
 
@@ -241,7 +240,7 @@ def judge_and_store_with(store: crowd.CrowdStore, judges: Mapping, files: Mappin
 
 
 def answer_body(digit_id: int, label: int, answers: Mapping, heavy: bool, retry: bool) -> dict:
-    from . import preprocess, verdict
+    from . import verdict
 
     tone_line = verdict.agreement(answers)
     return {
