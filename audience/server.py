@@ -53,7 +53,6 @@ class Room:
         self.answered: collections.OrderedDict[tuple[str, str], dict] = collections.OrderedDict()
         self.last_send: dict[str, float] = {}  # token → when its last digit was stored (monotonic)
         self._talk = (0, 0.0)  # (talk id, when read)
-        self.counts = collections.Counter()  # status → responses, for benchmarks and the log
 
     def talk_id(self, fresh: bool = False) -> int:
         talk_id, read = self._talk
@@ -93,9 +92,7 @@ def _address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _refusal(exc: audience.Refused, room: Room | None = None) -> JSONResponse:
-    if room is not None:
-        room.counts[exc.code] += 1
+def _refusal(exc: audience.Refused) -> JSONResponse:
     headers = {"Retry-After": audience.retry_after_seconds(exc.retry_after)} if exc.retry_after else None
     return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
@@ -141,7 +138,6 @@ async def new_token(request: Request) -> Response:
         if wait:
             raise audience.Refused(429, "busy", "Many phones are joining from this network; trying again shortly.", wait)
         talk_id = room.talk_id()
-        room.counts["token"] += 1
         return JSONResponse({"token": audience.issue_token(room.key(talk_id)), "talk": talk_id},
                             headers={"Cache-Control": "no-store"})
     except audience.Refused as exc:
@@ -167,14 +163,12 @@ STATUS_OF = {"ok": 200, "not_a_digit": 422, "bad_drawing": 400, "rate_limited": 
 
 
 async def send(request: Request) -> Response:
-    room = None
     try:
         room = _room(request)
         parsed = audience.parse_send(await _body(request))
         talk_id = room.check_token(parsed.token)
         earlier = room.answered.get((parsed.token, parsed.send_id))
         if earlier is not None:
-            room.counts["retry"] += 1
             return JSONResponse({**earlier, "retry": True})
         for buckets, message in ((room.sends_by_address, "Many digits are arriving from this network"),
                                  (room.sends_by_room, "The room is sending more digits than the server can judge")):
@@ -193,7 +187,6 @@ async def send(request: Request) -> Response:
         except concurrent.futures.process.BrokenProcessPool:
             raise audience.Refused(503, "busy", "A judging process stopped; your phone sends it again by itself.", 0.5) from None
         status = STATUS_OF.get(body["status"], 500)
-        room.counts[body["status"]] += 1
         if status == 500:
             LOG.error("Send not judged: %s", body.get("message"))
         if status == 200:
@@ -201,7 +194,7 @@ async def send(request: Request) -> Response:
         headers = {"Retry-After": audience.retry_after_seconds(body["retry_after"])} if body.get("retry_after") else None
         return JSONResponse(body, status_code=status, headers=headers)
     except audience.Refused as exc:
-        return _refusal(exc, room)
+        return _refusal(exc)
 
 
 async def robots(request: Request) -> Response:
