@@ -18,10 +18,12 @@ import streamlit as st
 if __name__ != "__main__":  # imported by `streamlit run` (or uvicorn): the server
     from starlette.middleware import Middleware
 
+    from app_pages import server_memory
     from audience import server
 
+    server_memory.tune_allocator()  # before the server's threads make their malloc arenas
     app = st.App("streamlit_app.py", routes=server.ROUTES, middleware=[Middleware(server.AudienceGate)],
-                  lifespan=server.lifespan)
+                  lifespan=server_memory.with_sweep(server.lifespan))
 
 
 @st.cache_resource(show_spinner=False)

@@ -10,6 +10,7 @@ from mnist_core import calibration, charts, preprocess, verdict
 from app_pages import common
 
 CANVAS_SIZE = preprocess.DRAW_CANVAS
+CANVAS_KEYS = 3  # the canvas's keys, taken in turn by Clear
 
 st.title("✍️ Draw a digit")
 st.caption("Draw one digit, 0–9, with the mouse, a finger or a pen. Each model answers when a stroke "
@@ -21,7 +22,19 @@ if "canvas_version" not in st.session_state:
 
 
 def clear_canvas():
-    st.session_state.canvas_version += 1  # a new key gives a fresh, empty canvas
+    # A new key gives a fresh, empty canvas. A few keys in turn, not a new one per Clear: Streamlit
+    # keeps every widget's metadata (the canvas's with its callbacks) for the session's whole life,
+    # two entries per key, so each Clear grew the session for good (50 sessions drawing for 5
+    # minutes: ~10,000 entries). A key is taken again once Streamlit has dropped its drawing (a run
+    # finished without it); presses faster than the runs (a double click under load) skip a key
+    # that still holds one, and past CANVAS_KEYS of those a new key is taken, as before.
+    current = st.session_state.canvas_version
+    free = [k for k in range(CANVAS_KEYS) if k != current and canvas_key(k) not in st.session_state]
+    st.session_state.canvas_version = free[0] if free else max(current, CANVAS_KEYS - 1) + 1
+
+
+def canvas_key(version: int) -> str:
+    return f"canvas-{version}"
 
 
 kinds = common.selected_kinds()
@@ -39,7 +52,7 @@ with left:
                     help="Thin pens give faint digits once scaled down to 28×28; around 20 works best.")
     canvas = st_canvas(stroke_width=pen, stroke_color="#FFFFFF", background_color="#000000",
                        height=CANVAS_SIZE, width=CANVAS_SIZE, drawing_mode="freedraw",
-                       return_image_data=True, key=f"canvas-{st.session_state.canvas_version}")
+                       return_image_data=True, key=canvas_key(st.session_state.canvas_version))
     st.button("Clear", icon=":material/ink_eraser:", on_click=clear_canvas, width="stretch")
 
 # One verdict (mnist_core.verdict), as the room's phones get: preprocessing, both models, each one's

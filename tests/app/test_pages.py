@@ -129,6 +129,7 @@ def fake_canvas(monkeypatch, mnist):
     state = {"image": None}
 
     def st_canvas(**kwargs):
+        state.setdefault("keys", []).append(kwargs.get("key"))
         return types.SimpleNamespace(image_data=state["image"], json_data=None)
 
     # The real component registers its frontend assets on import, which needs a running server.
@@ -142,6 +143,17 @@ def test_draw_page_invites_drawing_before_any_stroke(fake_canvas):
     at = open_page("app_pages/draw.py")
     assert metric(at, "ANN").value == "—" and metric(at, "CNN").value == "—"
     assert any("Draw a digit" in i.value for i in at.info)
+
+
+def test_draw_page_clear_gives_a_new_canvas_from_a_few_keys(fake_canvas):
+    # Streamlit keeps each widget key's metadata for the session's life: Clear must not take a new
+    # key every time (app_pages/draw.py, clear_canvas), yet each Clear must give a new canvas.
+    at = open_page("app_pages/draw.py")
+    for _ in range(6):
+        next(b for b in at.button if b.label == "Clear").click().run()
+        assert not at.exception, at.exception
+    keys = fake_canvas["keys"]  # one per run: the page's first, then after each Clear
+    assert len(keys) == 7 and all(a != b for a, b in zip(keys, keys[1:])) and len(set(keys)) <= 3, keys
 
 
 def test_draw_page_both_models_answer_a_drawn_digit(fake_canvas, mnist):
