@@ -31,7 +31,7 @@ chromium:
 # Handwriting fonts from Debian packages: digits by writers MNIST never had, for measuring only
 # (mnist_core.handwriting lists them).
 fonts: $(VENV)/.app-installed
-	@missing="$$($(PY) -m mnist_core.handwriting --missing-packages)"; \
+	@missing="$$($(PY) -m mnist_core.data.handwriting --missing-packages)"; \
 	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; fi
 
 run: $(VENV)/.app-installed
@@ -41,8 +41,8 @@ run: $(VENV)/.app-installed
 # Talk mode: every interface, a random presenter key unless MNIST_TALK_KEY is given.
 talk: $(VENV)/.app-installed
 	-$(PY) -m mnist_core fetch
-	@export MNIST_TALK_KEY="$${MNIST_TALK_KEY:-$$($(PY) -m mnist_core.talk --new-key)}"; \
-	$(PY) -m mnist_core.talk --urls $(PORT) && \
+	@export MNIST_TALK_KEY="$${MNIST_TALK_KEY:-$$($(PY) -m mnist_core.talk.presenter --new-key)}"; \
+	$(PY) -m mnist_core.talk.presenter --urls $(PORT) && \
 	exec $(VENV)/bin/streamlit run streamlit_app.py --server.port $(PORT) --server.address 0.0.0.0
 
 test: $(VENV)/.test-installed data chromium fonts

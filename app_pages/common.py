@@ -8,9 +8,11 @@ import math
 import numpy as np
 import streamlit as st
 
-from mnist_core import charts, evaluation, registry
+from mnist_core import charts
+from mnist_core.analysis import evaluation
+from mnist_core.models import registry
 from mnist_core.data import MnistUnavailableError, load_mnist_dataset
-from mnist_core.inference import Classifier, load_classifier
+from mnist_core.models.inference import Classifier, load_classifier
 
 TOGGLE_KEY = "model_toggle"
 TOGGLE_OPTIONS = ("ANN", "CNN", "Both")
@@ -203,7 +205,7 @@ def save_model_form(form_key: str, model_file, card, label: str, default_name: s
 @st.cache_data(show_spinner="Scoring the 10,000 test images …", max_entries=16)
 def test_predictions(name: str, file_hash: str) -> np.ndarray:
     """(10000, 10) probabilities of a model on the test set, cached by the file's content hash:
-    here per server, on disk across servers (mnist_core.evaluation)."""
+    here per server, on disk across servers (mnist_core.analysis.evaluation)."""
     return evaluation.test_set_probabilities(name, dataset())
 
 
@@ -230,13 +232,13 @@ def evaluation_of(name: str) -> evaluation.Evaluation | None:
 @st.cache_resource(show_spinner="Measuring how honest the model's confidence is …", max_entries=16)
 def calibration_for(name: str, file_hash: str):
     # Keyed by the file's hash, like test_predictions: a model saved over the name is measured again.
-    from mnist_core import calibration
+    from mnist_core.analysis import calibration
 
     return calibration.calibrate(load_classifier(name), test_predictions(name, file_hash), dataset().y_test)
 
 
 def calibration_of(name: str):
-    """The model's mnist_core.calibration.Calibration (its unsure threshold and what it catches),
+    """The model's mnist_core.analysis.calibration.Calibration (its unsure threshold and what it catches),
     or None after showing the error when the model is missing or unreadable."""
     file_hash = model_hash(name)
     return None if file_hash is None else calibration_for(name, file_hash)
@@ -265,15 +267,15 @@ def talk_role() -> str | None:
     """None when talk mode is off (`make run`: one person, every page). In talk mode: "presenter"
     once this session showed the key (the cookie that /talk?key=KEY sets, the key in the address,
     or the Talk page's key field), else "audience": the phones' page is /join, outside Streamlit."""
-    from mnist_core import talk
+    from mnist_core.talk import presenter
 
-    if not talk.is_talk_mode():
+    if not presenter.is_talk_mode():
         return None
     if "key" in st.query_params:
-        if talk.KEY_GUARD.check(client_address(), st.query_params.get("key")):
+        if presenter.KEY_GUARD.check(client_address(), st.query_params.get("key")):
             st.session_state[ROLE_KEY] = "presenter"
         del st.query_params["key"]  # never left on show: the projector shows this address bar
-    if talk.is_presenter_cookie(st.context.cookies.get(talk.PRESENTER_COOKIE)):
+    if presenter.is_presenter_cookie(st.context.cookies.get(presenter.PRESENTER_COOKIE)):
         st.session_state[ROLE_KEY] = "presenter"
     return st.session_state.get(ROLE_KEY, "audience")
 
@@ -286,24 +288,24 @@ def client_address() -> str:
 
 def accept_presenter_key(given: str) -> str | None:
     """None when `given` is the key (the session becomes the presenter's); else what to tell the
-    person. Repeated wrong keys are slowed down (talk.KeyGuard, per client address)."""
-    from mnist_core import talk
+    person. Repeated wrong keys are slowed down (presenter.KeyGuard, per client address)."""
+    from mnist_core.talk import presenter
 
-    wait = talk.KEY_GUARD.wait(client_address())
+    wait = presenter.KEY_GUARD.wait(client_address())
     if wait:
         return f"Too many wrong keys: wait {math.ceil(wait)} s, then try again."
-    if talk.KEY_GUARD.check(client_address(), given):
+    if presenter.KEY_GUARD.check(client_address(), given):
         st.session_state[ROLE_KEY] = "presenter"
         return None
     return ("That is not the presenter's key. Use the key `make talk` printed (the `key=` part of the presenter's "
-            f"URL, or `MNIST_TALK_KEY` if you set it yourself). Wait {math.ceil(talk.KEY_GUARD.wait(client_address()))} s "
+            f"URL, or `MNIST_TALK_KEY` if you set it yourself). Wait {math.ceil(presenter.KEY_GUARD.wait(client_address()))} s "
             "before the next try: each wrong key doubles the wait.")
 
 
 @st.cache_resource(show_spinner=False)
 def crowd_store():
     """The room's digit store, shared by every session (CrowdStore is thread-safe)."""
-    from mnist_core.crowd import CrowdStore
+    from mnist_core.talk.crowd import CrowdStore
 
     return CrowdStore()
 

@@ -1,13 +1,14 @@
 """Honest confidence: a section of the Inside the models page, not a page of its own. How far each
 model's "x% sure" can be trusted on test digits, what it says to things that are not digits, and
-the unsure threshold the Draw page uses. The figures come from mnist_core.calibration."""
+the unsure threshold the Draw page uses. The figures come from mnist_core.analysis.calibration."""
 
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
-from mnist_core import calibration, charts
+from mnist_core import charts
+from mnist_core.analysis import calibration
 from app_pages import common
 
 CONFIDENT = 0.9  # "says a digit, at least 90% sure": the summary of the answers to non-digits

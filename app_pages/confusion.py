@@ -3,7 +3,9 @@
 import numpy as np
 import streamlit as st
 
-from mnist_core import charts, evaluation, writeups
+from mnist_core import charts
+from mnist_core.analysis import evaluation
+from mnist_core.models import writeups
 from app_pages import common
 
 GALLERY_COLUMNS = 10

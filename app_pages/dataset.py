@@ -3,7 +3,8 @@
 import numpy as np
 import streamlit as st
 
-from mnist_core import charts, dataset_views
+from mnist_core import charts
+from mnist_core.data import dataset_views
 from app_pages import common
 
 PAGE_SIZE = 40

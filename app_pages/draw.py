@@ -6,7 +6,10 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from mnist_core import calibration, charts, preprocess, verdict
+from mnist_core import charts
+from mnist_core.analysis import calibration
+from mnist_core.data import preprocess
+from mnist_core.analysis import verdict
 from app_pages import common
 
 CANVAS_SIZE = preprocess.DRAW_CANVAS
@@ -55,8 +58,8 @@ with left:
                        return_image_data=True, key=canvas_key(st.session_state.canvas_version))
     st.button("Clear", icon=":material/ink_eraser:", on_click=clear_canvas, width="stretch")
 
-# One verdict (mnist_core.verdict), as the room's phones get: preprocessing, both models, each one's
-# unsure rule (measured on the test set and non-digits by mnist_core.calibration, once per model
+# One verdict (mnist_core.analysis.verdict), as the room's phones get: preprocessing, both models, each one's
+# unsure rule (measured on the test set and non-digits by mnist_core.analysis.calibration, once per model
 # file): under its threshold a model's digit is marked "Unsure · best guess" in red.
 # The caption reports CPU time of this thread: with a room drawing at once, wall time mostly
 # measures the wait for the interpreter (300–500 ms under load for 1.4 ms of work).

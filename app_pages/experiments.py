@@ -7,7 +7,10 @@ import numpy as np
 import streamlit as st
 
 from app_pages import common
-from mnist_core import charts, experiments, models, registry, training
+from mnist_core import charts, training
+from mnist_core.training import experiments
+from mnist_core.models import presets
+from mnist_core.models import registry
 
 NAMES = {"ann": "ANN", "cnn": "CNN"}
 SHOWN_DIGITS = list(range(8))  # the first test digits, for the pictures of shuffled and corrupted digits
@@ -156,13 +159,13 @@ def fair_fight(recorded: experiments.ExperimentResult | None, drawn: list[dict])
     budgets = experiments.setting_for("fair_fight", quick=False).budgets
     rows = []
     for budget in budgets:
-        filters, dense = models.matched_cnn_shape(budget)
-        conv = models.matched_conv_parameters(budget)
+        filters, dense = presets.matched_cnn_shape(budget)
+        conv = presets.matched_conv_parameters(budget)
         rows.append({"budget": f"~{budget:,}",
-                     "ANN": f"784 → {models.matched_ann_hidden(budget)} → 10: "
-                            f"{models.matched_parameters('ann', budget):,} weights",
+                     "ANN": f"784 → {presets.matched_ann_hidden(budget)} → 10: "
+                            f"{presets.matched_parameters('ann', budget):,} weights",
                      "CNN": f"conv {filters} → pool → conv {2 * filters} → pool → {dense} → 10: "
-                            f"{models.matched_parameters('cnn', budget):,} weights, {conv / budget:.0%} in convolutions"})
+                            f"{presets.matched_parameters('cnn', budget):,} weights, {conv / budget:.0%} in convolutions"})
     st.markdown(common.markdown_table(rows))
     if recorded is not None:
         top = max(budgets)

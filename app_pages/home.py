@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from mnist_core import models
+from mnist_core.models import presets
 from app_pages import common
 
 st.title("✍️ MNIST: ANN vs CNN, live")
@@ -37,7 +37,7 @@ for column, kind in zip(columns, kinds):
         label = common.KIND_LABEL[kind]
         st.metric(f"{label} · test accuracy", common.percent(card.get("test_accuracy")),
                   help="Measured on the 10,000 MNIST test images when the model was trained.")
-        st.caption(models.PRESETS[kind].description)
+        st.caption(presets.PRESETS[kind].description)
         st.markdown(f"**{classifier.parameter_count:,} parameters** · trained "
                     f"{card.get('epochs_run', '?')} epochs in {card.get('training_seconds', '?')} s")
         with st.expander(f"{label} architecture, layer by layer"):

@@ -1,11 +1,12 @@
 """Inside the models: why the ANN and the CNN answer as they do, on one digit (your drawing or a
-test image). Everything is computed in mnist_core.explain from the NumPy forward pass."""
+test image). Everything is computed in mnist_core.analysis.explain from the NumPy forward pass."""
 
 import numpy as np
 import streamlit as st
 
-from mnist_core import charts, explain
-from mnist_core.inference import load_classifier
+from mnist_core import charts
+from mnist_core.analysis import explain
+from mnist_core.models.inference import load_classifier
 from app_pages import common
 from app_pages.confidence import honest_confidence_section
 

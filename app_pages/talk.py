@@ -5,7 +5,10 @@ import html
 
 import streamlit as st
 
-from mnist_core import charts, room_learning, talk, training, verdict
+from mnist_core import charts, training
+from mnist_core.talk import room_learning
+from mnist_core.talk import presenter
+from mnist_core.analysis import verdict
 from app_pages import common
 
 WALL_TILES = 18  # 3 rows of 6, newest first (top left): tiles big enough to read from the back
@@ -65,12 +68,12 @@ kinds = common.selected_kinds()  # the sidebar's Models shown switch holds here 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def join_address(port: int) -> str:
-    return talk.join_url(talk.public_base_url(port))  # cached: the LAN lookup asks the resolver
+    return presenter.join_url(presenter.public_base_url(port))  # cached: the LAN lookup asks the resolver
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def join_qr(url: str) -> bytes:
-    return talk.qr_png(url)
+    return presenter.qr_png(url)
 
 
 def shown_talk() -> tuple[int, bool]:
@@ -135,12 +138,12 @@ def live_top() -> None:
 
 def wall_tiles(talk_id: int, live: bool) -> tuple[list, bool]:
     """(the digits on the wall, newest first; whether digits arrive faster than the wall shows them).
-    Live, at most WALL_PER_REFRESH tiles change a refresh (talk.pace_wall); an earlier talk shows its newest."""
+    Live, at most WALL_PER_REFRESH tiles change a refresh (presenter.pace_wall); an earlier talk shows its newest."""
     if not live:
         return store.latest(talk_id, WALL_TILES), False
     wall = st.session_state.get(WALL_KEY)
     shown = wall["ids"] if wall is not None and wall["talk"] == talk_id else []
-    ids, behind = talk.pace_wall(shown, store.newer_ids(talk_id, 0, WALL_TILES), WALL_PER_REFRESH)
+    ids, behind = presenter.pace_wall(shown, store.newer_ids(talk_id, 0, WALL_TILES), WALL_PER_REFRESH)
     st.session_state[WALL_KEY] = {"talk": talk_id, "ids": ids}
     return store.visible(ids), behind
 

@@ -8,7 +8,13 @@ import time
 import numpy as np
 import streamlit as st
 
-from mnist_core import augment, charts, epoch_snapshots, models, registry, replays, training, writeups
+from mnist_core import charts, training
+from mnist_core.data import augment
+from mnist_core.training import epoch_snapshots
+from mnist_core.models import presets
+from mnist_core.models import registry
+from mnist_core.training import replays
+from mnist_core.models import writeups
 from app_pages import common
 
 QUICK_DEMO = {"train_size": 10_000, "epochs": 3}  # finishes in well under a minute on 2 cores
@@ -256,7 +262,7 @@ def start_error(exc: Exception) -> None:
 # ------------------------------------------------------------------ one network
 def apply_recipe():
     """Fill the settings from the chosen preset, as a quick demo or with the write-up's full recipe."""
-    preset = models.PRESETS[st.session_state.train_preset]
+    preset = presets.PRESETS[st.session_state.train_preset]
     quick = st.session_state.get("train_recipe", "Quick demo") == "Quick demo"
     st.session_state.train_epochs = QUICK_DEMO["epochs"] if quick else preset.epochs
     st.session_state.train_size = QUICK_DEMO["train_size"] if quick else 60_000
@@ -280,23 +286,23 @@ def overlay_runs(exclude: str | None) -> list[dict]:
 
 def train_one() -> None:
     active = run is not None and run.is_active
-    names = [name for name, preset in models.PRESETS.items() if preset.kind in kinds]
+    names = [name for name, preset in presets.PRESETS.items() if preset.kind in kinds]
     if st.session_state.get("train_preset") not in names:
         st.session_state.train_preset = names[0]
         apply_recipe()
     with st.container(border=True):
         top = st.columns([2, 1])
         top[0].selectbox("Network", names, key="train_preset", on_change=apply_recipe, disabled=active,
-                         format_func=lambda n: f"{n}  ({models.PRESETS[n].kind.upper()})")
+                         format_func=lambda n: f"{n}  ({presets.PRESETS[n].kind.upper()})")
         top[1].segmented_control("Settings", ["Quick demo", "Preset's recipe"], key="train_recipe",
                                  default="Quick demo", on_change=apply_recipe, disabled=active)
-        preset = models.PRESETS[st.session_state.train_preset]
+        preset = presets.PRESETS[st.session_state.train_preset]
         st.caption(preset.description)
         row = st.columns(6)
         row[0].number_input("Epochs", step=1, key="train_epochs", disabled=active)
         row[1].number_input("Batch size", step=16, key="train_batch", disabled=active)
         row[2].number_input("Learning rate", step=0.0005, format="%g", key="train_lr", disabled=active)
-        row[3].selectbox("Optimiser", models.OPTIMIZERS, key="train_optimizer", disabled=active)
+        row[3].selectbox("Optimiser", presets.OPTIMIZERS, key="train_optimizer", disabled=active)
         row[4].select_slider("Training images", TRAIN_SIZES, key="train_size", disabled=active,
                              format_func=lambda n: f"{n:,}")
         row[5].slider("Validation split", 0.0, 0.5, step=0.05, key="train_val", disabled=active)
@@ -382,11 +388,11 @@ def race_view_of(runs: list[training.TrainingRun], was_active: bool):
 
 def race_mode() -> None:
     active = any(r.is_active for r in race)
-    presets = {kind: [n for n, p in models.PRESETS.items() if p.kind == kind] for kind in ("ann", "cnn")}
+    by_kind = {kind: [n for n, p in presets.PRESETS.items() if p.kind == kind] for kind in ("ann", "cnn")}
     with st.container(border=True):
         top = st.columns(4)
-        top[0].selectbox("ANN", presets["ann"], key="race_ann", disabled=active)
-        top[1].selectbox("CNN", presets["cnn"], key="race_cnn", disabled=active)
+        top[0].selectbox("ANN", by_kind["ann"], key="race_ann", disabled=active)
+        top[1].selectbox("CNN", by_kind["cnn"], key="race_cnn", disabled=active)
         top[2].number_input("Epochs", 1, training.MAX_EPOCHS, QUICK_DEMO["epochs"], key="race_epochs", disabled=active)
         top[3].select_slider("Training images", TRAIN_SIZES, value=QUICK_DEMO["train_size"], key="race_size",
                              disabled=active, format_func=lambda n: f"{n:,}")
@@ -403,7 +409,7 @@ def race_mode() -> None:
         fitted = size - round(size * RACE_VALIDATION)  # a batch of 1,000 (seed002-ann) needs that many images
         configs = [training.TrainingConfig(name, epochs=st.session_state.race_epochs, train_size=size,
                                            validation_split=RACE_VALIDATION,
-                                           batch_size=min(models.PRESETS[name].batch_size, fitted))
+                                           batch_size=min(presets.PRESETS[name].batch_size, fitted))
                    for name in (st.session_state.race_ann, st.session_state.race_cnn)]
         try:
             runs = training.start_race(configs, drawing=with_drawing)
@@ -448,7 +454,7 @@ def replay_mode() -> None:
         st.warning(f"There are no recordings in {replays.replays_dir()}. Record them (≈ 30 minutes) with: "
                    "`python -m mnist_core record --all`", icon=":material/warning:")
         return
-    names = [n for n in names if models.PRESETS.get(n) is None or models.PRESETS[n].kind in kinds] or names
+    names = [n for n in names if presets.PRESETS.get(n) is None or presets.PRESETS[n].kind in kinds] or names
     playing = st.session_state.get("replay")
     with st.container(border=True):
         top = st.columns([3, 2, 1, 1], vertical_alignment="bottom")

@@ -6,7 +6,7 @@
   browser holding the presenter's cookie (set by opening /talk?key=KEY once) gets the demo pages.
 
 The event loop only checks and moves bytes: judging and storing run in `audience.JudgePool`'s
-worker processes (mnist_core.audience)."""
+worker processes (mnist_core.talk.audience)."""
 
 from __future__ import annotations
 
@@ -20,13 +20,15 @@ import os
 import socket
 import time
 from pathlib import Path
-from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from mnist_core import audience, crowd, preprocess, talk
+from mnist_core.talk import audience
+from mnist_core.talk import crowd
+from mnist_core.data import preprocess
+from mnist_core.talk import presenter
 
 JOIN_HTML = Path(__file__).with_name("join.html")
 LOG = logging.getLogger(__name__)
@@ -213,13 +215,13 @@ ROUTES = [
 class AudienceGate:
     """ASGI middleware for talk mode: page addresses lead the audience to /join; `/talk?key=KEY`
     with the right key sets the presenter's cookie and drops the key from the address (the
-    projector shows the address bar); wrong keys are slowed down (talk.KEY_GUARD)."""
+    projector shows the address bar); wrong keys are slowed down (presenter.KEY_GUARD)."""
 
     def __init__(self, app):
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD") or not talk.is_talk_mode():
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD") or not presenter.is_talk_mode():
             return await self.app(scope, receive, send)
         path = scope["path"]
         if path == "/join" or path.startswith(PASS_PREFIXES) or "." in path.rsplit("/", 1)[-1]:
@@ -227,20 +229,20 @@ class AudienceGate:
         request = Request(scope)
         if path.rstrip("/") == "/talk" and "key" in request.query_params:
             return await self._key(request, scope, receive, send)
-        if talk.is_presenter_cookie(request.cookies.get(talk.PRESENTER_COOKIE)) or path.rstrip("/") == "/talk":
+        if presenter.is_presenter_cookie(request.cookies.get(presenter.PRESENTER_COOKIE)) or path.rstrip("/") == "/talk":
             return await self.app(scope, receive, send)  # /talk without the cookie: its key field
         return await RedirectResponse("/join", status_code=303)(scope, receive, send)
 
     async def _key(self, request: Request, scope, receive, send):
         given = request.query_params.get("key", "")
-        wait = talk.KEY_GUARD.wait(_address(request))
+        wait = presenter.KEY_GUARD.wait(_address(request))
         if wait:
             return await Response(f"Too many wrong keys: try again in {audience.retry_after_seconds(wait)} s.",
                                   status_code=429, headers={"Retry-After": audience.retry_after_seconds(wait)},
                                   media_type="text/plain")(scope, receive, send)
         response = RedirectResponse("/talk", status_code=303)
-        if talk.KEY_GUARD.check(_address(request), given):
-            response.set_cookie(talk.PRESENTER_COOKIE, talk.presenter_cookie_value(talk.configured_key()), httponly=True,
+        if presenter.KEY_GUARD.check(_address(request), given):
+            response.set_cookie(presenter.PRESENTER_COOKIE, presenter.presenter_cookie_value(presenter.configured_key()), httponly=True,
                                 samesite="strict", max_age=24 * 3600)
         return await response(scope, receive, send)
 
@@ -279,7 +281,7 @@ async def lifespan(app):
     the judging workers, started before the first phone (the warm-up runs in the background: the
     server answers at once)."""
     no_delay_on_listening_sockets()
-    if not talk.is_talk_mode():
+    if not presenter.is_talk_mode():
         yield {}
         return
     room = Room()

@@ -1,4 +1,4 @@
-"""The honest-confidence figures of README (and mnist_core.calibration's docstring) for the shipped
+"""The honest-confidence figures of README (and mnist_core.analysis.calibration's docstring) for the shipped
 models: ECE before and after temperature scaling, the unsure threshold, the mistakes it catches,
 the right answers and non-digits it flags, on the held-out odd half of the test set; and the same
 rule on 1,000 test digits redrawn as canvas strokes.
@@ -12,9 +12,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from mnist_core import calibration, preprocess, synthetic  # noqa: E402
+from mnist_core.analysis import calibration
+from mnist_core.data import preprocess
+from mnist_core.data import synthetic  # noqa: E402
 from mnist_core.data import load_mnist  # noqa: E402
-from mnist_core.inference import load_classifier  # noqa: E402
+from mnist_core.models.inference import load_classifier  # noqa: E402
 
 
 def main(names):

@@ -12,7 +12,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from mnist_core import preprocess, synthetic  # noqa: E402
+from mnist_core.data import preprocess
+from mnist_core.data import synthetic  # noqa: E402
 from mnist_core.data import load_mnist  # noqa: E402
 from handwriting_accuracy import load  # noqa: E402  (a model name, or a path without .keras)
 

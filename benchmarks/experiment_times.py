@@ -14,7 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mnist_core import experiments, training  # noqa: E402
+from mnist_core import training
+from mnist_core.training import experiments  # noqa: E402
 
 
 def timed_run(name: str, quick: bool, folder: Path) -> tuple[float, experiments.ExperimentResult | None, str]:

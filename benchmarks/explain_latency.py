@@ -1,7 +1,7 @@
 """Server time for the Inside the models page, one digit, both shipped models.
 
 Prints medians and 95th percentiles over test digits never seen before (nothing cached):
-1. mnist_core.explain.explain_digit per model (occlusion, integrated gradients, the five sweeps, the
+1. mnist_core.analysis.explain.explain_digit per model (occlusion, integrated gradients, the five sweeps, the
    ANN's unit evidence or the CNN's feature maps), as CPU time of the thread and wall time;
 2. building every Plotly figure the page draws for that digit;
 3. a whole run of the page script for a new test index (AppTest, in this process: Streamlit's
@@ -22,8 +22,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mnist_core import charts, data, explain  # noqa: E402
-from mnist_core.inference import load_classifier  # noqa: E402
+from mnist_core import charts, data
+from mnist_core.analysis import explain  # noqa: E402
+from mnist_core.models.inference import load_classifier  # noqa: E402
 
 
 def summary(seconds: list[float]) -> str:

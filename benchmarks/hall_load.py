@@ -193,9 +193,11 @@ import harness  # noqa: E402
 from harness import ROOT, percentile, spread, table  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
-from mnist_core import audience, crowd, preprocess  # noqa: E402
+from mnist_core.talk import audience
+from mnist_core.talk import crowd
+from mnist_core.data import preprocess  # noqa: E402
 from mnist_core.data import load_mnist  # noqa: E402
-from mnist_core.synthetic import redraw  # noqa: E402
+from mnist_core.data.synthetic import redraw  # noqa: E402
 
 
 def say(*parts) -> None:

@@ -7,7 +7,7 @@ README's "Reading new handwriting" table.
   page offers (8–40 px on its 300 px canvas), then the app's preprocessing; also off-centre
   (pressed into a corner) and small (20–35% of the canvas tall) at the default pen.
 - New handwriting: every digit in 17 handwriting fonts from Debian packages, drawn as pen
-  strokes at random pens, sizes, places and slants (mnist_core.handwriting): writers MNIST
+  strokes at random pens, sizes, places and slants (mnist_core.data.handwriting): writers MNIST
   never had, and never used in training.
 
 Usage: python benchmarks/handwriting_accuracy.py [--digits N] [--models ann cnn /dir/name ...]
@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from mnist_core import handwriting  # noqa: E402
+from mnist_core.data import handwriting  # noqa: E402
 from mnist_core.data import load_mnist  # noqa: E402
-from mnist_core.inference import load_classifier  # noqa: E402
+from mnist_core.models.inference import load_classifier  # noqa: E402
 
 WORKERS = 2  # the machine's cores: drawing and preprocessing canvases is the slow part
 CHUNK = 250

@@ -305,7 +305,7 @@ def wall_sampler(db: str, talk_id: int, seconds: float, out: str, wall_tiles: in
     both confusion matrices and the digits that fooled both)
     on a store of its own, as a Talk page's session holds one. Writes JSON to `out`."""
     sys.path.insert(0, str(ROOT))
-    from mnist_core.crowd import CrowdStore
+    from mnist_core.talk.crowd import CrowdStore
 
     store = CrowdStore(db)
     samples = []

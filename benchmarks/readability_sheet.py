@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 from handwriting_accuracy import WORKERS, load, redrawn, test_sample  # noqa: E402
-from mnist_core import handwriting  # noqa: E402
+from mnist_core.data import handwriting  # noqa: E402
 from mnist_core.data import load_mnist  # noqa: E402
 
 PER_SHEET, COLUMNS, CELL = 84, 14, 70

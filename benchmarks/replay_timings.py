@@ -20,7 +20,9 @@ sys.path.insert(0, str(ROOT))
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from mnist_core import epoch_snapshots, replays, writeups  # noqa: E402
+from mnist_core.training import epoch_snapshots
+from mnist_core.training import replays
+from mnist_core.models import writeups  # noqa: E402
 
 
 def recordings_table() -> None:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 
 def _fetch(args) -> int:
-    from .data import MnistUnavailableError, load_mnist_dataset
+    from mnist_core.data.mnist import MnistUnavailableError, load_mnist_dataset
 
     try:
         ds = load_mnist_dataset(progress=lambda message: print(message, flush=True))
@@ -36,10 +35,11 @@ def _epoch_line(record) -> None:
 
 
 def _train(args) -> int:
-    from . import registry, training
-    from .data import MnistUnavailableError
+    from mnist_core.models import registry
+    from mnist_core.training import runs
+    from mnist_core.data.mnist import MnistUnavailableError
 
-    config = training.TrainingConfig(
+    config = runs.TrainingConfig(
         preset=args.preset, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
         optimizer=args.optimizer, validation_split=args.validation_split, train_size=args.train_size,
         augment=args.augment, seed=args.seed)
@@ -47,8 +47,8 @@ def _train(args) -> int:
         name = registry.sanitize_name(args.name or args.preset)
         if registry.model_path(name).exists() and not args.overwrite:
             raise registry.ModelNameError(f"A model named '{name}' exists; pass --overwrite to replace it.")
-        run = training.TrainingRun(config, on_epoch=_epoch_line, on_batch=_progress_bar)
-    except (training.HyperparameterError, registry.ModelNameError, MnistUnavailableError, KeyError) as exc:
+        run = runs.TrainingRun(config, on_epoch=_epoch_line, on_batch=_progress_bar)
+    except (runs.HyperparameterError, registry.ModelNameError, MnistUnavailableError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"Training {args.preset} → {name}: {run.config}", flush=True)
@@ -57,19 +57,20 @@ def _train(args) -> int:
         print(f"\n{snap.message}", file=sys.stderr)
         return 1
     print(f"{snap.message} Test accuracy {snap.test_accuracy:.4f} in {snap.seconds:.0f} s.")
-    path = registry.save_model_file(run.model_file, name, training.model_card(run), overwrite=args.overwrite,
+    path = registry.save_model_file(run.model_file, name, runs.model_card(run), overwrite=args.overwrite,
                                     allow_shipped=args.overwrite)
     print(f"Saved {path} and its card.")
     if args.record:  # the Train page's replay of this very run, so a shipped model and its replay agree
-        from . import replays
+        from mnist_core.training import replays
         replay = replays.save_recording(replays.from_run(name, run), replays.replay_path(name))
         print(f"Wrote its replay {replay} ({replay.stat().st_size / 1024:,.0f} KB).")
     return 0
 
 
 def _evaluate(args) -> int:
-    from . import evaluation, registry
-    from .data import load_mnist
+    from mnist_core.analysis import evaluation
+    from mnist_core.models import registry
+    from mnist_core.data.mnist import load_mnist
 
     (_, _), (x_test, y_test) = load_mnist()
     try:
@@ -82,7 +83,7 @@ def _evaluate(args) -> int:
 
 
 def _list(args) -> int:
-    from . import registry
+    from mnist_core.models import registry
 
     for name in registry.list_models():
         card = registry.read_card(name)
@@ -92,8 +93,8 @@ def _list(args) -> int:
 
 
 def _experiment(args) -> int:
-    from . import experiments
-    from .data import MnistUnavailableError
+    from mnist_core.training import experiment_runner, experiments
+    from mnist_core.data.mnist import MnistUnavailableError
 
     width = 30
 
@@ -107,7 +108,7 @@ def _experiment(args) -> int:
     path = experiments.result_path(args.name, args.quick, args.out)
     print(f"Experiment {args.name} ({setting} setting, seed {args.seed}) → {path}", flush=True)
     try:
-        result = experiments.run_experiment(args.name, quick=args.quick, seed=args.seed, progress=bar)
+        result = experiment_runner.run_experiment(args.name, quick=args.quick, seed=args.seed, progress=bar)
     except MnistUnavailableError as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
         return 1
@@ -122,8 +123,9 @@ def _experiment(args) -> int:
 
 
 def _record(args) -> int:
-    from . import replays, training
-    from .data import MnistUnavailableError
+    from mnist_core.training import replays
+    from mnist_core.training import runs
+    from mnist_core.data.mnist import MnistUnavailableError
 
     names = list(replays.RECORDED) if args.all else args.names
     if not names:
@@ -138,7 +140,7 @@ def _record(args) -> int:
         print(f"Recording {name}: {config}", flush=True)
         try:
             recording, path = replays.record(name, on_epoch=_epoch_line, on_batch=_progress_bar, directory=args.out)
-        except (RuntimeError, training.HyperparameterError, MnistUnavailableError) as exc:
+        except (RuntimeError, runs.HyperparameterError, MnistUnavailableError) as exc:
             print(f"\nerror: {exc}", file=sys.stderr)
             return 1
         cost = sum(s.seconds for s in recording.snapshots)
@@ -152,7 +154,7 @@ def _crowd_store(args):
     """The room's database, refusing to create an empty one where the user expected digits."""
     from pathlib import Path
 
-    from . import crowd
+    from mnist_core.talk import crowd
 
     path = Path(args.db) if args.db else crowd.default_db_path()
     if not path.is_file():
@@ -164,7 +166,7 @@ def _crowd_store(args):
 def _crowd_talks(args) -> int:
     import datetime as dt
 
-    from . import crowd
+    from mnist_core.talk import crowd
 
     try:
         store = _crowd_store(args)
@@ -183,7 +185,7 @@ def _crowd_talks(args) -> int:
 
 
 def _crowd_export(args) -> int:
-    from . import crowd
+    from mnist_core.talk import crowd
 
     try:
         store = _crowd_store(args)
@@ -207,7 +209,7 @@ def _crowd_export(args) -> int:
 
 
 def main(argv=None) -> int:
-    from .experiments import NAMES as EXPERIMENTS
+    from mnist_core.training.experiments import NAMES as EXPERIMENTS
 
     parser = argparse.ArgumentParser(prog="python -m mnist_core", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)

@@ -30,6 +30,6 @@ def models_dir(tmp_path, monkeypatch):
 @pytest.fixture(autouse=True)
 def fresh_key_guard(monkeypatch):
     """Each test starts with no wrong keys on record (the guard is per process, like a server's)."""
-    from mnist_core import talk
+    from mnist_core.talk import presenter
 
-    monkeypatch.setattr(talk, "KEY_GUARD", talk.KeyGuard())
+    monkeypatch.setattr(presenter, "KEY_GUARD", presenter.KeyGuard())

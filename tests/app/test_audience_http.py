@@ -20,7 +20,10 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from audience import server
-from mnist_core import audience, crowd, synthetic, talk
+from mnist_core.talk import audience
+from mnist_core.talk import crowd
+from mnist_core.data import synthetic
+from mnist_core.talk import presenter
 
 KEY = "presenter-key-for-http-tests"
 
@@ -46,7 +49,7 @@ def pool(database):
 @pytest.fixture
 def room(database, monkeypatch, pool):
     monkeypatch.setenv("MNIST_TALK_KEY", KEY)
-    monkeypatch.setattr(talk, "KEY_GUARD", talk.KeyGuard())
+    monkeypatch.setattr(presenter, "KEY_GUARD", presenter.KeyGuard())
     store = crowd.CrowdStore(database)
     store.new_talk()  # each test its own talk (and so its own tokens) in the module's database
     room = server.Room(store=store, pool=pool)
@@ -114,7 +117,7 @@ def test_the_key_in_the_address_sets_the_presenters_cookie_and_leaves_the_addres
     response = client.get(f"/talk?key={KEY}")
     assert response.status_code == 303 and response.headers["location"] == "/talk"
     cookie = response.headers["set-cookie"]
-    assert cookie.startswith(f"{talk.PRESENTER_COOKIE}=") and "HttpOnly" in cookie and KEY not in cookie
+    assert cookie.startswith(f"{presenter.PRESENTER_COOKIE}=") and "HttpOnly" in cookie and KEY not in cookie
     assert client.get("/train").text == "streamlit", "the presenter's browser gets every page"
     client.cookies.clear()
     assert client.get("/train").status_code == 303

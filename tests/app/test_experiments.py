@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from mnist_core import experiments, training
+from mnist_core import training
+from mnist_core.training import experiments
 from tests.app.test_pages import image_captions, metric, open_page
 
 PAGE = "app_pages/experiments.py"

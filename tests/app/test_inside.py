@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from mnist_core import synthetic
-from mnist_core.inference import load_classifier
+from mnist_core.data import synthetic
+from mnist_core.models.inference import load_classifier
 from tests.app.test_pages import fake_canvas, metric, open_page  # noqa: F401 (a fixture)
 
 PAGE = "app_pages/inside.py"

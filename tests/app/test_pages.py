@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnist_core import calibration, synthetic
+from mnist_core.analysis import calibration
+from mnist_core.data import synthetic
 
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def test_home_honours_the_global_toggle():
 
 
 def test_app_shows_the_clear_error_when_mnist_cannot_be_had(monkeypatch, tmp_path):
-    from mnist_core import data
+    from mnist_core.data import mnist as data
     monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path))
 
     def offline():
@@ -166,7 +167,7 @@ def test_draw_page_both_models_answer_a_drawn_digit(fake_canvas, mnist):
 
 
 def test_draw_page_suggests_a_bigger_digit_when_the_strokes_are_thick_and_still_answers(fake_canvas, mnist):
-    from mnist_core import canvas_pen
+    from mnist_core.data import canvas_pen
 
     (_, _), (x_test, y_test) = mnist
     fake_canvas["image"] = canvas_pen.redraw_mnist(x_test[0], pen=40, height=80)  # a small 7, a wide pen
@@ -204,7 +205,7 @@ def test_draw_page_honours_the_toggle(fake_canvas):
 
 
 def test_draw_page_a_scribble_gets_unsure_not_a_digit(fake_canvas):
-    # A random scrawl (mnist_core.calibration's "strokes"): the shipped ANN gives its best guess 39%
+    # A random scrawl (mnist_core.analysis.calibration's "strokes"): the shipped ANN gives its best guess 39%
     # and the CNN 33%, both under their unsure thresholds (83%, 96%).
     fake_canvas["image"] = calibration.scribble_canvas("strokes", np.random.default_rng(2))
     at = open_page("app_pages/draw.py")
@@ -248,8 +249,8 @@ def test_confusion_page_renders_for_each_toggle(toggle):
 
 
 def test_confusion_page_cell_lists_the_right_images(mnist):
-    from mnist_core import evaluation
-    from mnist_core.inference import load_classifier
+    from mnist_core.analysis import evaluation
+    from mnist_core.models.inference import load_classifier
 
     at = open_page("app_pages/confusion.py", toggle="ANN")
     at.selectbox(key="cell_actual").set_value("4").run()

@@ -7,7 +7,8 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from app_pages import common
-from mnist_core import charts, synthetic
+from mnist_core import charts
+from mnist_core.data import synthetic
 
 from .test_pages import fake_canvas, open_page  # noqa: F401 (fake_canvas is a fixture)
 from .test_talk_page import open_talk, store  # noqa: F401 (store is a fixture)

@@ -15,7 +15,7 @@ RENDER_EVERY_PAGE = """
 import sys, types
 import numpy as np
 sys.path.insert(0, {root!r})
-from mnist_core import synthetic
+from mnist_core.data import synthetic
 from mnist_core.data import load_mnist
 
 # The canvas returns a real MNIST test digit redrawn as strokes, so the Draw page really predicts

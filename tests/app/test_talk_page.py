@@ -11,8 +11,10 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from mnist_core import charts, crowd, data, registry
-from mnist_core.inference import load_classifier
+from mnist_core import charts, data
+from mnist_core.talk import crowd
+from mnist_core.models import registry
+from mnist_core.models.inference import load_classifier
 
 from .test_pages import metric
 
@@ -96,10 +98,10 @@ def test_a_wrong_key_says_so_and_unlocks_nothing(store):
 
 
 def test_repeated_wrong_keys_are_slowed_down(store, monkeypatch):
-    from mnist_core import talk
+    from mnist_core.talk import presenter
 
     now = [0.0]
-    monkeypatch.setattr(talk, "KEY_GUARD", talk.KeyGuard(clock=lambda: now[0]))
+    monkeypatch.setattr(presenter, "KEY_GUARD", presenter.KeyGuard(clock=lambda: now[0]))
     at = open_talk(key_in_url=False)
     for wait in (1, 2, 4):
         at.text_input[0].input("not-the-key")
@@ -291,7 +293,7 @@ def test_the_room_teaches_a_copy_that_is_judged_on_digits_it_never_saw_and_can_b
     import shutil
     import time
 
-    from mnist_core import room_learning
+    from mnist_core.talk import room_learning
 
     for name in ("ann.keras", "ann.json", "cnn.keras", "cnn.json"):  # the shipped models, in a folder of the test's own
         shutil.copy(registry.MODELS_DIR / name, models_dir / name)

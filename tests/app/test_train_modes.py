@@ -4,7 +4,10 @@ import json
 
 import pytest
 
-from mnist_core import augment, models, registry, replays, training
+from mnist_core import models, training
+from mnist_core.data import augment
+from mnist_core.models import registry
+from mnist_core.training import replays
 from tests.app.test_pages import metric, open_page, wait_for
 
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from mnist_core import crowd
+from mnist_core.talk import crowd
 
 from .conftest import assert_no_exception, screenshot, wait_until_idle
 from .test_browser import digit_strokes

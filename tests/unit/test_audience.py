@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_core import audience, canvas_pen, crowd, preprocess, synthetic, verdict
+from mnist_core.talk import audience
+from mnist_core.data import canvas_pen
+from mnist_core.talk import crowd
+from mnist_core.data import preprocess
+from mnist_core.data import synthetic
+from mnist_core.analysis import verdict
 
 SIDE = audience.SEND_CANVAS
 

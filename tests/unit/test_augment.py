@@ -1,8 +1,11 @@
 import numpy as np
 import pytest
 
-from mnist_core import augment, canvas_pen, preprocess, training
-from mnist_core.augment import KIND_NAMES
+from mnist_core import training
+from mnist_core.data import augment
+from mnist_core.data import canvas_pen
+from mnist_core.data import preprocess
+from mnist_core.data.augment import KIND_NAMES
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +116,7 @@ def test_a_run_refuses_an_unknown_kind_and_resolves_the_presets_recipe():
 def test_the_workers_batches_repeat_for_a_seed_and_differ_each_epoch(digits):
     import tensorflow as tf
 
-    from mnist_core.training_worker import _augmented
+    from mnist_core.training.worker import _augmented
 
     def epochs(seed):
         batches = tf.data.Dataset.from_tensor_slices((digits, np.arange(len(digits)))).batch(16)

@@ -5,7 +5,8 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from mnist_core import calibration as cal, preprocess
+from mnist_core.analysis import calibration as cal
+from mnist_core.data import preprocess
 
 
 def answers(confidences, correct, labels=None):

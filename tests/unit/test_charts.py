@@ -2,7 +2,8 @@ import pytest
 import numpy as np
 import pandas as pd
 
-from mnist_core import charts, evaluation
+from mnist_core import charts
+from mnist_core.analysis import evaluation
 
 
 def test_digit_heatmap_shows_0_to_255_with_colorbar_and_pixel_hover():
@@ -198,9 +199,9 @@ def test_attribution_maps_lie_over_the_digit_on_one_symmetric_scale():
     assert len(fig.data) == 3 and {t.coloraxis for t in fig.data[1:]} == {"coloraxis"}  # the ink, then each map
     np.testing.assert_array_equal(np.asarray(fig.data[1].z, float), maps[0][1])
     np.testing.assert_array_equal(np.asarray(fig.data[2].z, float), maps[1][1])
-    assert (fig.data[1].x0, fig.data[2].x0) == (0, 28 + charts._tile_gap(28))  # side by side, after a gap
+    assert (fig.data[1].x0, fig.data[2].x0) == (0, 28 + charts.tile_gap(28))  # side by side, after a gap
     ink = np.asarray(fig.data[0].z, float)
-    assert ink.shape == (28, 2 * 28 + charts._tile_gap(28)) and np.isnan(ink[:, 28:28 + charts._tile_gap(28)]).all()
+    assert ink.shape == (28, 2 * 28 + charts.tile_gap(28)) and np.isnan(ink[:, 28:28 + charts.tile_gap(28)]).all()
     assert [a.text for a in fig.layout.annotations] == ["a", "b"]
     top = max(np.abs(m).max() for _, m in maps)
     assert fig.layout.coloraxis.cmin == -fig.layout.coloraxis.cmax == pytest.approx(-top)
@@ -212,7 +213,7 @@ def test_a_mosaic_names_each_tile_by_its_number_in_the_hover():
     fig = charts.feature_map_grid(maps, ["a", "b", "c"], columns=2, channels=[17, 4, 9])
     custom = np.asarray(fig.data[0].customdata)
     z = np.asarray(fig.data[0].z, float)
-    gap = charts._tile_gap(5)
+    gap = charts.tile_gap(5)
     assert custom[0, 0].tolist() == [17, 0, 0] and custom[4, 5 + gap + 4].tolist() == [4, 4, 4]
     np.testing.assert_array_equal(z[5 + gap:, :5], maps[2])
     assert custom[5 + gap, 0].tolist() == [9, 0, 0]
@@ -289,7 +290,7 @@ def test_robustness_grid_has_a_panel_per_corruption_and_the_shipped_models_dotte
     assert len(shipped) == 4 and {t.line.dash for t in shipped} == {"dot"}
     assert {t.line.dash for t in fig.data if "quick run" in t.name} == {"dash"}
     assert sum(t.showlegend for t in fig.data) == 6  # each line named once, not once per panel
-    charts.go.Figure(fig.to_dict())  # plotly's validators accept it
+    charts.experiments.go.Figure(fig.to_dict())  # plotly's validators accept it
 
 
 def test_the_epoch_strip_marks_each_answer_right_or_wrong():

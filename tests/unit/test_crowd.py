@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_core import crowd, data
+from mnist_core import data
+from mnist_core.talk import crowd
 
 ROOT = Path(__file__).resolve().parents[2]
 SHA = {"ann": "a" * 64, "cnn": "c" * 64}
@@ -219,7 +220,7 @@ def test_eight_threads_writing_at_once_lose_nothing(db):
 WRITER = r"""
 import os, sys, time
 import numpy as np
-from mnist_core import crowd
+from mnist_core.talk import crowd
 path, tag, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 store = crowd.CrowdStore(path)
 talk = store.current_talk()

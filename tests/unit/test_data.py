@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from mnist_core import data
+from mnist_core.data import mnist as data
 
 
 def small_files(n_train=6, n_test=4, seed=0):

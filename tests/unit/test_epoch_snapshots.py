@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from mnist_core import epoch_snapshots, training
-from mnist_core.epoch_snapshots import EpochSnapshot
+from mnist_core import training
+from mnist_core.training import epoch_snapshots
+from mnist_core.training.epoch_snapshots import EpochSnapshot
 from mnist_core.training import TrainingConfig, TrainingRun
 
 

@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_core import evaluation
+from mnist_core.analysis import evaluation
 
 
 def hand_made():
@@ -79,7 +79,7 @@ def small_test_set(mnist):
 @pytest.fixture
 def scorings(monkeypatch):
     """How many times a model really scored images."""
-    from mnist_core import inference
+    from mnist_core.models import inference
     calls = []
     predict = inference.Classifier.predict_proba
     monkeypatch.setattr(inference.Classifier, "predict_proba", lambda self, x: calls.append(len(x)) or predict(self, x))
@@ -88,13 +88,14 @@ def scorings(monkeypatch):
 
 def saved_model(name="scored", seed=0):
     import keras
-    from mnist_core import models, registry
+    from mnist_core import models
+    from mnist_core.models import networks, registry
     keras.utils.set_random_seed(seed)
-    registry.save_model(models.build_model("seed002-ann"), name, {}, overwrite=True)
+    networks.save_model(models.build_model("seed002-ann"), name, {}, overwrite=True)
 
 
 def test_predictions_are_cached_on_disk_by_the_model_file(models_dir, tmp_path, small_test_set, scorings):
-    from mnist_core import inference
+    from mnist_core.models import inference
     saved_model()
     cache = tmp_path / "predictions"
     first = evaluation.test_set_probabilities("scored", small_test_set, cache_dir=cache)
@@ -142,6 +143,6 @@ def test_an_unwritable_cache_only_costs_a_rescoring(models_dir, tmp_path, small_
 
 
 def test_a_missing_model_is_the_clear_error_not_a_cache_miss(models_dir, tmp_path, small_test_set):
-    from mnist_core import registry
+    from mnist_core.models import registry
     with pytest.raises(registry.ModelLoadError, match="Train page"):
         evaluation.test_set_probabilities("nothing-here", small_test_set, cache_dir=tmp_path)

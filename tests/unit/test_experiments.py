@@ -6,8 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from mnist_core import experiments, models, training
-from mnist_core.experiments import CORRUPTIONS, ExperimentResult, Setting
+from mnist_core import models, training
+from mnist_core.training import experiment_runner, experiments
+from mnist_core.training.experiments import CORRUPTIONS, ExperimentResult, Setting
 
 TINY = Setting(train_images=2_000, test_images=500, epochs=1)
 
@@ -67,10 +68,10 @@ def test_each_corruption_is_the_identity_at_strength_zero_and_keeps_shape_and_ra
 
 def test_balanced_subset_spreads_small_sets_over_all_ten_digits(mnist):
     y = mnist[0][1]
-    chosen = experiments._balanced_subset(y, 100, seed=1)
+    chosen = experiment_runner._balanced_subset(y, 100, seed=1)
     assert len(set(chosen.tolist())) == 100
     assert np.bincount(y[chosen], minlength=10).tolist() == [10] * 10
-    assert not np.array_equal(np.sort(chosen), np.sort(experiments._balanced_subset(y, 100, seed=2)))
+    assert not np.array_equal(np.sort(chosen), np.sort(experiment_runner._balanced_subset(y, 100, seed=2)))
 
 
 def _result(name="few_examples", rows=None) -> ExperimentResult:
@@ -115,8 +116,8 @@ def test_few_examples_table_and_summary():
 def test_small_sets_are_repeated_to_the_images_a_run_must_see():
     s = experiments.setting_for("few_examples", quick=True)
     for size in s.train_sizes:
-        assert size * experiments._repeats_for(size, s) * s.epochs >= s.min_images_seen
-    assert experiments._repeats_for(s.train_sizes[-1], s) == 1
+        assert size * experiment_runner._repeats_for(size, s) * s.epochs >= s.min_images_seen
+    assert experiment_runner._repeats_for(s.train_sizes[-1], s) == 1
 
 
 def test_the_shipped_results_are_full_runs_of_every_experiment():
@@ -129,8 +130,8 @@ def test_the_shipped_results_are_full_runs_of_every_experiment():
 
 
 def test_an_experiment_reproduces_from_its_seed(small):
-    first = experiments.run_experiment("shuffled_pixels", setting=TINY, data=small)
-    again = experiments.run_experiment("shuffled_pixels", setting=TINY, data=small)
+    first = experiment_runner.run_experiment("shuffled_pixels", setting=TINY, data=small)
+    again = experiment_runner.run_experiment("shuffled_pixels", setting=TINY, data=small)
     assert first.setting == "custom" and len(first.rows) == 4
     for a, b in zip(first.rows, again.rows):
         assert a["model"] == b["model"] and abs(a["accuracy"] - b["accuracy"]) <= 0.01

@@ -4,9 +4,9 @@ small random models of every layer kind, and occlusion on a model whose answer i
 import numpy as np
 import pytest
 
-from mnist_core import explain
-from mnist_core.inference import classifier_from_spec, load_classifier
-from mnist_core.model_file import LayerSpec, ModelSpec
+from mnist_core.analysis import explain
+from mnist_core.models.inference import classifier_from_spec, load_classifier
+from mnist_core.models.model_file import LayerSpec, ModelSpec
 
 
 def layer(kind, config=None, weights=(), shape=()):

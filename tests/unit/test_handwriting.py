@@ -7,8 +7,10 @@ import subprocess
 import numpy as np
 import pytest
 
-from mnist_core import canvas_pen, handwriting, preprocess
-from mnist_core.inference import load_classifier
+from mnist_core.data import canvas_pen
+from mnist_core.data import handwriting
+from mnist_core.data import preprocess
+from mnist_core.models.inference import load_classifier
 
 
 def test_every_font_is_installed_and_writes_every_digit():
@@ -26,7 +28,7 @@ def test_a_missing_font_names_the_package_that_installs_it(monkeypatch):
         handwriting.check_fonts()
     with pytest.raises(handwriting.FontMissingError, match="fonts-gone"):
         handwriting.font_digits(fonts=(gone,))
-    out = subprocess.run([sys.executable, "-m", "mnist_core.handwriting", "--missing-packages"],
+    out = subprocess.run([sys.executable, "-m", "mnist_core.data.handwriting", "--missing-packages"],
                          capture_output=True, text=True, check=True).stdout
     assert out.strip() == ""  # what `make fonts` installs when something is missing: here, nothing
 
@@ -77,9 +79,9 @@ def test_the_font_set_is_the_same_for_a_seed_and_new_for_another():
 
 
 def test_training_never_sees_the_held_out_handwriting():
-    # Training draws with the same pen (mnist_core.canvas_pen) but never loads the held-out digits.
-    code = ("import sys; import mnist_core.training_worker, mnist_core.training, mnist_core.augment; "
-            "print('mnist_core.handwriting' in sys.modules)")
+    # Training draws with the same pen (mnist_core.data.canvas_pen) but never loads the held-out digits.
+    code = ("import sys; import mnist_core.training.worker, mnist_core.training, mnist_core.data.augment; "
+            "print('mnist_core.data.handwriting' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 

@@ -6,7 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_core import inference, models, registry
+from mnist_core import models
+from mnist_core.models import inference
+from mnist_core.models import networks, registry
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,7 +47,7 @@ def trained_like(name):
 @pytest.mark.parametrize("name", list(models.PRESETS))
 def test_every_preset_saved_and_read_without_keras_answers_as_keras(name, models_dir, mnist):
     model = trained_like(name)
-    registry.save_model(model, f"saved-{name}", {})
+    networks.save_model(model, f"saved-{name}", {})
     classifier = inference.load_classifier(f"saved-{name}")
     x = mnist_digits(mnist, 200)
     expected = model.predict_on_batch(x)
@@ -61,14 +63,14 @@ def test_every_preset_saved_and_read_without_keras_answers_as_keras(name, models
 @pytest.mark.parametrize("name", list(models.PRESETS))
 def test_a_keras_model_in_memory_gives_the_same_classifier(name):
     model = trained_like(name)
-    classifier = inference.build_classifier(name, model)
+    classifier = networks.build_classifier(name, model)
     x = random_images(16)
     np.testing.assert_allclose(classifier.predict_proba(x), model.predict_on_batch(x), atol=1e-5)
 
 
 @pytest.mark.parametrize("name", registry.SHIPPED)
 def test_shipped_models_answer_as_keras_on_real_digits(name, mnist):
-    keras_model = registry.load_model(name, registry.MODELS_DIR)
+    keras_model = networks.load_model(name, registry.MODELS_DIR)
     classifier = inference.load_classifier(name, registry.MODELS_DIR)
     x = mnist_digits(mnist, 500)
     got = classifier.predict_proba(x)
@@ -89,12 +91,12 @@ def test_big_batches_run_in_parallel_and_agree_with_keras(mnist, monkeypatch):
     got = classifier.predict_proba(x)
     np.testing.assert_allclose(got, one_by_one, atol=1e-6)
     assert all(name.startswith("numpy-forward") for name in threads) and len(threads) == 2
-    keras_model = registry.load_model("cnn", registry.MODELS_DIR)
+    keras_model = networks.load_model("cnn", registry.MODELS_DIR)
     np.testing.assert_allclose(got[-200:], keras_model.predict_on_batch(x[-200:]), atol=1e-5)
 
 
 def test_one_image_and_batch_give_the_same_answer():
-    classifier = inference.build_classifier("cnn", trained_like("cnn"))
+    classifier = networks.build_classifier("cnn", trained_like("cnn"))
     x = random_images(5)
     batch = classifier.predict_proba(x)
     single = np.concatenate([classifier.predict_proba(x[i]) for i in range(5)])
@@ -102,13 +104,13 @@ def test_one_image_and_batch_give_the_same_answer():
 
 
 def test_wrong_shapes_are_refused():
-    classifier = inference.build_classifier("seed002-ann", models.build_model("seed002-ann"))
+    classifier = networks.build_classifier("seed002-ann", models.build_model("seed002-ann"))
     with pytest.raises(ValueError, match=r"\(n, 28, 28\)"):
         classifier.predict_proba(np.zeros((2, 784), np.float32))
 
 
 def test_concurrent_callers_get_the_right_answers():
-    classifier = inference.build_classifier("cnn", trained_like("cnn"))
+    classifier = networks.build_classifier("cnn", trained_like("cnn"))
     x = random_images(40, seed=3)
     expected = classifier.predict_proba(x)
     errors = []
@@ -150,7 +152,7 @@ def test_other_servable_layers_answer_as_keras():
     rng = np.random.default_rng(2)
     model.set_weights([w + rng.normal(0, 0.3, w.shape).astype(np.float32) if w.ndim > 1
                        else rng.uniform(0.5, 1.5, w.shape).astype(np.float32) for w in model.get_weights()])
-    classifier = inference.build_classifier("odd", model)
+    classifier = networks.build_classifier("odd", model)
     x = random_images(8)
     np.testing.assert_allclose(classifier.predict_proba(x), model.predict_on_batch(x), atol=1e-5)
     assert classifier.layer_table() == keras_layer_table(model)
@@ -161,16 +163,16 @@ def test_unknown_layer_is_refused_not_served():
     model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
                               keras.layers.LayerNormalization(), keras.layers.Dense(10, activation="softmax")])
     with pytest.raises(registry.ModelLoadError, match="LayerNormalization.*cannot serve"):
-        inference.build_classifier("odd", model)
+        networks.build_classifier("odd", model)
 
 
 def test_load_classifier_caches_per_file_version(models_dir):
     model = models.build_model("seed002-ann")
-    registry.save_model(model, "cached", {"kind": "ann"})
+    networks.save_model(model, "cached", {"kind": "ann"})
     first = inference.load_classifier("cached")
     assert inference.load_classifier("cached") is first
     assert first.kind == "ann"
-    registry.save_model(trained_like("seed002-ann"), "cached", {"kind": "ann"}, overwrite=True)
+    networks.save_model(trained_like("seed002-ann"), "cached", {"kind": "ann"}, overwrite=True)
     second = inference.load_classifier("cached")
     assert second is not first
     assert not np.allclose(second.predict_proba(random_images(2)), first.predict_proba(random_images(2)))
@@ -184,7 +186,12 @@ import sys
 sys.path.insert(0, {str(ROOT)!r})
 import numpy as np
 from pathlib import Path
-from mnist_core import charts, data, evaluation, inference, model_file, preprocess, registry
+from mnist_core import charts, data
+from mnist_core.analysis import evaluation
+from mnist_core.models import inference
+from mnist_core.models import model_file
+from mnist_core.data import preprocess
+from mnist_core.models import registry
 ds = data.load_mnist_dataset()
 for name in registry.SHIPPED:
     classifier = inference.load_classifier(name)

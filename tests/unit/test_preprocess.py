@@ -4,8 +4,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from mnist_core import preprocess, synthetic
-from mnist_core.preprocess import canvas_to_mnist
+from mnist_core.data import preprocess
+from mnist_core.data import synthetic
+from mnist_core.data.preprocess import canvas_to_mnist
 
 
 def canvas(size=320, background=(0, 0, 0, 255)):
@@ -127,7 +128,7 @@ def test_stroke_width_of_mnist_digits_is_mnist_like_and_of_nothing_zero(mnist):
 
 
 def test_a_small_digit_drawn_with_a_wide_pen_has_heavy_strokes_and_a_big_one_does_not(mnist):
-    from mnist_core import canvas_pen
+    from mnist_core.data import canvas_pen
 
     _, (x_test, _) = mnist
     for digit in x_test[:5]:

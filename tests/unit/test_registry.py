@@ -7,7 +7,10 @@ import h5py
 import numpy as np
 import pytest
 
-from mnist_core import inference, model_file, models, registry
+from mnist_core import models
+from mnist_core.models import inference
+from mnist_core.models import model_file
+from mnist_core.models import networks, registry
 
 
 @pytest.fixture
@@ -21,7 +24,7 @@ def test_saved_file_has_no_optimizer_state(models_dir, mnist):
     model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy")
     model.fit(mnist[0][0][:64] / 255, mnist[0][1][:64], epochs=1, verbose=0)
     assert model.optimizer.variables  # Adam's slots exist in memory …
-    path = registry.save_model(model, "bare", {})
+    path = networks.save_model(model, "bare", {})
     with zipfile.ZipFile(path) as archive:
         weights = archive.getinfo("model.weights.h5").file_size
         assert not json.loads(archive.read("config.json")).get("compile_config")
@@ -29,10 +32,10 @@ def test_saved_file_has_no_optimizer_state(models_dir, mnist):
 
 
 def test_save_and_load_round_trip_with_card(models_dir, model):
-    path = registry.save_model(model, "My First ANN!", {"preset": "seed002-ann", "kind": "ann", "test_accuracy": 0.9})
+    path = networks.save_model(model, "My First ANN!", {"preset": "seed002-ann", "kind": "ann", "test_accuracy": 0.9})
     assert path == models_dir / "my-first-ann.keras"
     assert registry.list_models() == ["my-first-ann"]
-    loaded = registry.load_model("my-first-ann")
+    loaded = networks.load_model("my-first-ann")
     x = np.random.default_rng(0).random((3, 28, 28), dtype=np.float32)
     np.testing.assert_allclose(loaded.predict_on_batch(x), model.predict_on_batch(x), atol=1e-6)
     card = registry.read_card("my-first-ann")
@@ -58,20 +61,20 @@ def test_path_separators_never_reach_the_file_system():
 
 
 def test_existing_models_are_not_silently_overwritten(models_dir, model):
-    registry.save_model(model, "mine", {})
+    networks.save_model(model, "mine", {})
     with pytest.raises(registry.ModelNameError, match="already exists"):
-        registry.save_model(model, "mine", {})
+        networks.save_model(model, "mine", {})
 
 
 def test_shipped_models_are_protected(models_dir, model):
     with pytest.raises(registry.ModelNameError, match="shipped"):
-        registry.save_model(model, "cnn", {})
+        networks.save_model(model, "cnn", {})
     with pytest.raises(registry.ModelNameError, match="shipped"):
         registry.delete_model("ann")
 
 
 def test_a_failed_save_leaves_the_old_model_intact(models_dir, model, monkeypatch):
-    registry.save_model(model, "keep", {"test_accuracy": 0.5})
+    networks.save_model(model, "keep", {"test_accuracy": 0.5})
     before = (models_dir / "keep.keras").read_bytes()
 
     class Exploding:
@@ -83,7 +86,7 @@ def test_a_failed_save_leaves_the_old_model_intact(models_dir, model, monkeypatc
     Exploding.set_weights = lambda self, weights: None
     monkeypatch.setattr(type(model), "from_config", classmethod(lambda cls, config: Exploding()))
     with pytest.raises(KeyboardInterrupt):
-        registry.save_model(model, "keep", {}, overwrite=True)
+        networks.save_model(model, "keep", {}, overwrite=True)
     assert (models_dir / "keep.keras").read_bytes() == before
     assert not [p for p in models_dir.iterdir() if p.name.startswith(".")]
 
@@ -92,7 +95,7 @@ def test_a_failed_save_leaves_the_old_model_intact(models_dir, model, monkeypatc
 
 
 def saved_file(name="good", preset="seed002-ann") -> Path:
-    registry.save_model(models.build_model(preset), name, {})
+    networks.save_model(models.build_model(preset), name, {})
     return registry.model_path(name)
 
 
@@ -279,7 +282,7 @@ def test_unknown_activation(models_dir):
 
 
 def test_missing_model_names_the_fix(models_dir):
-    for read in (registry.read_model, inference.load_classifier, registry.load_model):
+    for read in (registry.read_model, inference.load_classifier, networks.load_model):
         with pytest.raises(registry.ModelLoadError, match="Train page"):
             read("nothing-here")
 
@@ -287,11 +290,11 @@ def test_missing_model_names_the_fix(models_dir):
 def test_keras_loader_still_refuses_corrupt_files(models_dir):
     (models_dir / "broken.keras").write_bytes(b"this is not a zip file")
     with pytest.raises(registry.ModelLoadError, match="Delete it"):
-        registry.load_model("broken")
+        networks.load_model("broken")
 
 
 def test_unreadable_card_does_not_stop_the_model_loading(models_dir, model):
-    registry.save_model(model, "cardless", {"kind": "ann"})
+    networks.save_model(model, "cardless", {"kind": "ann"})
     (models_dir / "cardless.json").write_text("{not json")
     assert registry.read_card("cardless") == {}
     assert registry.read_model("cardless") is not None

@@ -4,7 +4,9 @@
 import numpy as np
 import pytest
 
-from mnist_core import epoch_snapshots, models, replays, training
+from mnist_core import models, training
+from mnist_core.training import epoch_snapshots
+from mnist_core.training import replays
 from mnist_core.training import EpochRecord, TrainingConfig, TrainingRun
 
 

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from mnist_core import preprocess, synthetic, verdict
+from mnist_core.data import preprocess
+from mnist_core.data import synthetic
+from mnist_core.analysis import verdict
 
 
 class Model:

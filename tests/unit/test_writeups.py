@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from mnist_core import charts, models, writeups
+from mnist_core import charts, models
+from mnist_core.models import writeups
 
 
 def test_seed004_cnn_validation_accuracy_per_epoch_is_the_published_one():
