@@ -185,7 +185,7 @@ def _crowd_talks(args) -> int:
 
 
 def _crowd_export(args) -> int:
-    from mnist_core.talk import crowd
+    from mnist_core.talk import crowd, export
 
     try:
         store = _crowd_store(args)
@@ -199,7 +199,7 @@ def _crowd_export(args) -> int:
                 where = args.out
             else:
                 count = store.export_idx(talk.id, args.out)
-                where = ", ".join(str(p) for p in crowd.idx_paths(talk.id, args.out))
+                where = ", ".join(str(p) for p in export.idx_paths(talk.id, args.out))
     except (crowd.CrowdStoreError, crowd.CrowdInputError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -43,6 +43,9 @@ from typing import Callable
 import h5py
 import numpy as np
 
+from mnist_core.models import layer_checks
+from mnist_core.models.layer_checks import FOREIGN, MAX_BUFFER_PER_IMAGE, REWRITE, SERVABLE_LAYERS, Unservable
+
 
 class ModelLoadError(RuntimeError):
     """A model file that is missing, corrupt or foreign; the message names the file."""
@@ -50,32 +53,11 @@ class ModelLoadError(RuntimeError):
 
 INPUT_SHAPE = (28, 28)
 NUM_CLASSES = 10
-# What the NumPy forward pass implements (with the options checked below): every preset's layers.
-SERVABLE_LAYERS = ("Reshape", "Flatten", "Dense", "Conv2D", "BatchNormalization", "ReLU",
-                   "Activation", "MaxPooling2D", "Dropout")
-ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "softmax")
-FLOAT_POLICIES = ("float32", "float16", "bfloat16", "float64", "mixed_float16", "mixed_bfloat16")
-
 # Bounds against hostile files (a real model of this app is 2–3 MB with ~1.5 M parameters).
 MAX_CONFIG_BYTES = 1 << 20
 MAX_WEIGHTS_BYTES = 512 << 20
 MAX_LAYERS = 200
 MAX_PARAMETERS = 100_000_000
-MAX_BUFFER_PER_IMAGE = 16_000_000  # floats in the largest activation or im2col buffer of one image
-
-REWRITE = "Delete it, or save it again from the Train page."
-FOREIGN = ("This app serves Sequential models made of "
-           + ", ".join(SERVABLE_LAYERS) + " layers (what the Train page's presets use), "
-           "mapping a 28×28 image to a 10-way softmax. Delete it, or train one on the Train page.")
-
-
-class Unservable(Exception):
-    """A reason the file cannot be served, and the fix; read_model_file adds the file's path."""
-
-    def __init__(self, reason: str, fix: str = REWRITE):
-        super().__init__(reason)
-        self.reason, self.fix = reason, fix
-
 
 @dataclasses.dataclass(frozen=True)
 class LayerSpec:
@@ -215,6 +197,39 @@ WeightReader = Callable[[str, str, list], list]  # (storage name, layer name, sh
 def model_spec(serialised: dict, read_weights: WeightReader) -> ModelSpec:
     """Check a Keras 3 model serialisation (config.json's content) layer by layer and read each
     layer's weights through `read_weights`. Raises Unservable; read_model_file adds the path."""
+    config, layer_configs = _sequential_layers(serialised)
+    used_names: dict[str, int] = {}
+    shape: tuple[int, ...] = INPUT_SHAPE
+    largest = math.prod(INPUT_SHAPE)
+    layers, parameters = [], 0
+    last_activation = "linear"
+    for entry in layer_configs:
+        class_name, cfg, name = _servable_entry(entry)
+        check = layer_checks.LayerCheck(name, cfg)
+        check.float_policy()
+        weight_shapes, out_shape, buffer, activation = layer_checks.CHECKS[class_name](check, shape)
+        if any(d < 1 for d in out_shape):
+            raise Unservable(f"has layer '{name}' whose output {out_shape} is empty", FOREIGN)
+        largest = max(largest, buffer, math.prod(out_shape))
+        parameters += sum(math.prod(s) for s in weight_shapes)
+        if largest > MAX_BUFFER_PER_IMAGE or parameters > MAX_PARAMETERS:
+            raise Unservable(f"is far larger than any model of this app (at layer '{name}')", FOREIGN)
+        weights = read_weights(_storage_name(class_name, used_names), name, weight_shapes)
+        _check_weights(class_name, name, cfg, weight_shapes, weights)
+        if class_name != "Dropout":
+            last_activation = activation
+        layers.append(LayerSpec(class_name, name, cfg, tuple(weights), out_shape))
+        shape = out_shape
+
+    if shape != (NUM_CLASSES,) or last_activation != "softmax":
+        raise Unservable(f"is a Keras model, but not an MNIST classifier of this app (output {shape}"
+                          f"{'' if last_activation == 'softmax' else ' without a softmax'}; "
+                          f"expected {INPUT_SHAPE} → ({NUM_CLASSES},) probabilities)", FOREIGN)
+    return ModelSpec(str(config.get("name", "model"))[:100], tuple(layers), largest)
+
+
+def _sequential_layers(serialised: dict) -> tuple[dict, list[dict]]:
+    """The Sequential config and its layers after the input, once the input is MNIST's 28×28."""
     if serialised.get("class_name") != "Sequential" or not isinstance(serialised.get("config"), dict):
         raise Unservable(f"holds a Keras {str(serialised.get('class_name'))[:60]!s}, not a Sequential model", FOREIGN)
     config = serialised["config"]
@@ -235,209 +250,48 @@ def model_spec(serialised: dict, read_weights: WeightReader) -> ModelSpec:
     if input_shape != INPUT_SHAPE:
         raise Unservable(f"is a Keras model, but not an MNIST classifier of this app "
                           f"(input {str(input_shape)[:60]}; expected {INPUT_SHAPE} → ({NUM_CLASSES},))", FOREIGN)
-
-    used_names: dict[str, int] = {}
-    shape: tuple[int, ...] = INPUT_SHAPE
-    largest = math.prod(INPUT_SHAPE)
-    layers, parameters = [], 0
-    last_activation = "linear"
-    for entry in layer_configs:
-        class_name, cfg = entry.get("class_name"), entry.get("config")
-        name = str(cfg.get("name", "?"))[:100] if isinstance(cfg, dict) else "?"
-        if class_name not in SERVABLE_LAYERS or entry.get("module", "keras.layers") != "keras.layers" \
-                or entry.get("registered_name") is not None:
-            raise Unservable(f"has a layer '{name}' of type {str(class_name)[:60]}, which this app cannot serve",
-                              FOREIGN)
-        if not isinstance(cfg, dict):
-            raise Unservable(f"has layer '{name}' without a config")
-        check = _LayerCheck(name, cfg)
-        check.float_policy()
-        weight_shapes, out_shape, buffer, activation = _CHECKS[class_name](check, shape)
-        if any(d < 1 for d in out_shape):
-            raise Unservable(f"has layer '{name}' whose output {out_shape} is empty", FOREIGN)
-        largest = max(largest, buffer, math.prod(out_shape))
-        parameters += sum(math.prod(s) for s in weight_shapes)
-        if largest > MAX_BUFFER_PER_IMAGE or parameters > MAX_PARAMETERS:
-            raise Unservable(f"is far larger than any model of this app (at layer '{name}')", FOREIGN)
-        # Keras names the layer's h5 group by its class, counting repeats (saving_lib._get_unique_name).
-        storage = snake_case(class_name)
-        if storage in used_names:
-            used_names[storage] += 1
-            storage = f"{storage}_{used_names[storage]}"
-        else:
-            used_names[storage] = 0
-        weights = read_weights(storage, name, weight_shapes)
-        if len(weights) != len(weight_shapes):
-            raise Unservable(f"does not hold the weights of layer '{name}'")
-        for index, (array, expected) in enumerate(zip(weights, weight_shapes)):
-            if tuple(array.shape) != expected:
-                raise Unservable(f"has weights of the wrong shape for layer '{name}': "
-                                  f"weight {index} is {tuple(array.shape)}, its config needs {expected}")
-            if not np.all(np.isfinite(array)):
-                raise Unservable(f"has non-finite weights (NaN or infinity) in layer '{name}'")
-            array.setflags(write=False)  # shared by every thread that predicts
-        if class_name == "BatchNormalization" and np.any(weights[-1] + cfg.get("epsilon", 1e-3) <= 0):
-            raise Unservable(f"has a negative moving variance in layer '{name}'")
-        if class_name != "Dropout":
-            last_activation = activation
-        layers.append(LayerSpec(class_name, name, cfg, tuple(weights), out_shape))
-        shape = out_shape
-
-    if shape != (NUM_CLASSES,) or last_activation != "softmax":
-        raise Unservable(f"is a Keras model, but not an MNIST classifier of this app (output {shape}"
-                          f"{'' if last_activation == 'softmax' else ' without a softmax'}; "
-                          f"expected {INPUT_SHAPE} → ({NUM_CLASSES},) probabilities)", FOREIGN)
-    return ModelSpec(str(config.get("name", "model"))[:100], tuple(layers), largest)
+    return config, layer_configs
 
 
-class _LayerCheck:
-    """Typed access to one layer's config; any value outside what the NumPy pass implements is refused."""
+def _servable_entry(entry: dict) -> tuple[str, dict, str]:
+    """(class name, config, name) of a layer the NumPy pass implements, else Unservable."""
+    class_name, cfg = entry.get("class_name"), entry.get("config")
+    name = str(cfg.get("name", "?"))[:100] if isinstance(cfg, dict) else "?"
+    if class_name not in SERVABLE_LAYERS or entry.get("module", "keras.layers") != "keras.layers" \
+            or entry.get("registered_name") is not None:
+        raise Unservable(f"has a layer '{name}' of type {str(class_name)[:60]}, which this app cannot serve", FOREIGN)
+    if not isinstance(cfg, dict):
+        raise Unservable(f"has layer '{name}' without a config")
+    return class_name, cfg, name
 
-    def __init__(self, name: str, cfg: dict):
-        self.name, self.cfg = name, cfg
 
-    def refuse(self, what: str):
-        raise Unservable(f"has layer '{self.name}' with {what}, which this app cannot serve", FOREIGN)
+def _storage_name(class_name: str, used_names: dict[str, int]) -> str:
+    # Keras names the layer's h5 group by its class, counting repeats (saving_lib._get_unique_name).
+    storage = snake_case(class_name)
+    if storage in used_names:
+        used_names[storage] += 1
+        return f"{storage}_{used_names[storage]}"
+    used_names[storage] = 0
+    return storage
 
-    def value(self, key: str, allowed: tuple, default=None):
-        value = self.cfg.get(key, default)
-        if isinstance(value, list):
-            value = tuple(value)
-        if value not in allowed:
-            self.refuse(f"{key} = {str(value)[:60]}")
-        return value
 
-    def flag(self, key: str, default: bool | None = None) -> bool:
-        value = self.cfg.get(key, default)
-        if not isinstance(value, bool):
-            self.refuse(f"{key} = {str(value)[:60]}")
-        return value
-
-    def count(self, key: str) -> int:
-        value = self.cfg.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_BUFFER_PER_IMAGE:
-            self.refuse(f"{key} = {str(value)[:60]}")
-        return value
-
-    def pair(self, key: str, default=None) -> tuple[int, int]:
-        value = self.cfg.get(key, default)
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = [value, value]
-        if (not isinstance(value, (list, tuple)) or len(value) != 2
-                or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 64 for v in value)):
-            self.refuse(f"{key} = {str(value)[:60]}")
-        return tuple(value)
-
-    def activation(self, key: str = "activation") -> str:
-        return self.value(key, ACTIVATIONS, default="linear")
-
-    def float_policy(self) -> None:
-        """Quantised layers store other variables (int8 kernels, scales) and compute differently."""
-        policy = self.cfg.get("dtype")
-        if isinstance(policy, dict):
-            if policy.get("class_name") not in ("DTypePolicy", "FloatDTypePolicy"):
-                self.refuse(f"dtype policy {str(policy.get('class_name'))[:60]}")
-            policy = (policy.get("config") or {}).get("name")
-        if policy is not None and policy not in FLOAT_POLICIES:
-            self.refuse(f"dtype {str(policy)[:60]}")
-        if self.cfg.get("quantization_config") is not None or self.cfg.get("lora_rank"):
-            self.refuse("quantisation or LoRA")
-
-    def rank(self, shape: tuple, rank: int) -> None:
-        if len(shape) != rank:
-            self.refuse(f"an input of shape {shape}")
+def _check_weights(class_name: str, name: str, cfg: dict, shapes: list, weights: list) -> None:
+    if len(weights) != len(shapes):
+        raise Unservable(f"does not hold the weights of layer '{name}'")
+    for index, (array, expected) in enumerate(zip(weights, shapes)):
+        if tuple(array.shape) != expected:
+            raise Unservable(f"has weights of the wrong shape for layer '{name}': "
+                              f"weight {index} is {tuple(array.shape)}, its config needs {expected}")
+        if not np.all(np.isfinite(array)):
+            raise Unservable(f"has non-finite weights (NaN or infinity) in layer '{name}'")
+        array.setflags(write=False)  # shared by every thread that predicts
+    if class_name == "BatchNormalization" and np.any(weights[-1] + cfg.get("epsilon", 1e-3) <= 0):
+        raise Unservable(f"has a negative moving variance in layer '{name}'")
 
 
 # Each check returns (weight shapes, output shape, largest buffer per image, activation it ends in).
 
 
-def _dense(check: _LayerCheck, shape: tuple):
-    if not shape:
-        check.refuse("a scalar input")
-    units, bias = check.count("units"), check.flag("use_bias", True)
-    weights = [(shape[-1], units)] + ([(units,)] if bias else [])
-    return weights, shape[:-1] + (units,), 0, check.activation()
-
-
-def _conv2d(check: _LayerCheck, shape: tuple):
-    check.rank(shape, 3)
-    filters, bias = check.count("filters"), check.flag("use_bias", True)
-    kh, kw = check.pair("kernel_size")
-    check.value("strides", ((1, 1), 1), default=(1, 1))
-    check.value("dilation_rate", ((1, 1), 1), default=(1, 1))
-    check.value("groups", (1,), default=1)
-    check.value("data_format", ("channels_last", None))
-    padding = check.value("padding", ("valid", "same"), default="valid")
-    h, w, channels = shape
-    out = (h, w, filters) if padding == "same" else (h - kh + 1, w - kw + 1, filters)
-    padded = (h + kh - 1) * (w + kw - 1) * channels if padding == "same" else 0
-    im2col = out[0] * out[1] * kh * kw * channels
-    weights = [(kh, kw, channels, filters)] + ([(filters,)] if bias else [])
-    return weights, out, max(padded, im2col), check.activation()
-
-
-def _batch_norm(check: _LayerCheck, shape: tuple):
-    if not shape:
-        check.refuse("a scalar input")
-    check.value("axis", (-1, (-1,), len(shape), (len(shape),)), default=-1)  # the features axis
-    check.value("renorm", (False,), default=False)
-    epsilon = check.cfg.get("epsilon", 1e-3)
-    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not 0 <= epsilon < 1:
-        check.refuse(f"epsilon = {str(epsilon)[:60]}")
-    scale, center = check.flag("scale", True), check.flag("center", True)
-    # gamma, beta (trainable, when present), then moving_mean, moving_variance (save_own_variables order)
-    return [(shape[-1],)] * (scale + center + 2), shape, 0, "linear"
-
-
-def _relu(check: _LayerCheck, shape: tuple):
-    check.value("max_value", (None,))
-    check.value("negative_slope", (0, 0.0), default=0.0)
-    check.value("threshold", (0, 0.0), default=0.0)
-    return [], shape, 0, "relu"
-
-
-def _activation_layer(check: _LayerCheck, shape: tuple):
-    return [], shape, 0, check.activation()
-
-
-def _max_pooling(check: _LayerCheck, shape: tuple):
-    check.rank(shape, 3)
-    size = check.pair("pool_size")
-    if check.cfg.get("strides") is not None and check.pair("strides") != size:
-        check.refuse(f"strides {check.cfg.get('strides')} unlike its pool size")
-    check.value("padding", ("valid",), default="valid")
-    check.value("data_format", ("channels_last", None))
-    h, w, channels = shape
-    return [], (h // size[0], w // size[1], channels), 0, "linear"
-
-
-def _dropout(check: _LayerCheck, shape: tuple):
-    return [], shape, 0, "linear"  # identity at inference
-
-
-def _flatten(check: _LayerCheck, shape: tuple):
-    check.value("data_format", ("channels_last", None))
-    return [], (math.prod(shape),), 0, "linear"
-
-
-def _reshape(check: _LayerCheck, shape: tuple):
-    target = check.cfg.get("target_shape")
-    if (not isinstance(target, list) or not 1 <= len(target) <= 4
-            or not all(isinstance(d, int) and not isinstance(d, bool) and (d >= 1 or d == -1) for d in target)
-            or target.count(-1) > 1):
-        check.refuse(f"target_shape = {str(target)[:60]}")
-    size, known = math.prod(shape), math.prod(d for d in target if d != -1)
-    if -1 in target and size % known == 0:
-        target = [size // known if d == -1 else d for d in target]
-    if math.prod(target) != size:
-        check.refuse(f"target_shape {target} for an input of shape {shape}")
-    return [], tuple(target), 0, "linear"
-
-
-_CHECKS = {"Dense": _dense, "Conv2D": _conv2d, "BatchNormalization": _batch_norm, "ReLU": _relu,
-           "Activation": _activation_layer, "MaxPooling2D": _max_pooling, "Dropout": _dropout,
-           "Flatten": _flatten, "Reshape": _reshape}
-assert set(_CHECKS) == set(SERVABLE_LAYERS)
 
 
 # ------------------------------------------------------------------ from a Keras model in memory

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mnist_core.models import model_file, registry
+from mnist_core.models import layer_checks, model_file, registry
 from mnist_core.models.inference import Classifier, classifier_from_spec
 from mnist_core.models.model_file import ModelLoadError
 from mnist_core.models.presets import INPUT_SHAPE, NUM_CLASSES, get_preset, matched_ann_hidden, matched_cnn_shape
@@ -268,12 +268,12 @@ def spec_from_keras(model) -> model_file.ModelSpec:
     def weights_of(storage: str, layer_name: str, shapes: list) -> list[np.ndarray]:
         layer = next(by_position)
         if layer.name != layer_name:
-            raise model_file.Unservable(f"lists layer '{layer_name}' where the model has '{layer.name}'")
+            raise layer_checks.Unservable(f"lists layer '{layer_name}' where the model has '{layer.name}'")
         return [np.asarray(w, dtype=np.float32) for w in layer.get_weights()]
 
     try:
         return model_file.model_spec(serialised, weights_of)
-    except model_file.Unservable as exc:
+    except layer_checks.Unservable as exc:
         raise ModelLoadError(f"model '{model.name}' {exc.reason}. {exc.fix}") from None
 
 

@@ -31,6 +31,8 @@ import time
 from typing import Callable, Mapping
 
 from mnist_core.talk import crowd
+
+from mnist_core.talk import inputs
 from mnist_core.data import preprocess
 
 KINDS = ("ann", "cnn")  # both shipped models judge every digit the room sends
@@ -143,7 +145,7 @@ def parse_send(body: bytes) -> Send:
     if not isinstance(data, dict):
         raise Refused(400, "bad_request", "The request must be a JSON object. Reload the page.")
     token, send_id, label, png = (data.get(k) for k in ("token", "send_id", "label", "png"))
-    if not isinstance(send_id, str) or not crowd.SEND_ID_RE.match(send_id):
+    if not isinstance(send_id, str) or not inputs.SEND_ID_RE.match(send_id):
         raise Refused(400, "bad_request", "The Send has no valid send_id (8–64 letters and digits). Reload the page.")
     if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9:
         raise Refused(400, "bad_request", "The label must be a digit from 0 to 9. Pick the digit you drew.")
@@ -225,13 +227,13 @@ def judge_and_store_with(store: crowd.CrowdStore, judges: Mapping, files: Mappin
                                                                           judges[k].rule if k in judges else None)
                                                        for k in first.probabilities}, heavy=False, retry=True)
         store.check_limits(talk_id, send.token)  # before any decoding or judging
-        rgba = crowd.canvas_png_to_rgba(send.png, expected_size=(SEND_CANVAS, SEND_CANVAS))
+        rgba = inputs.canvas_png_to_rgba(send.png, expected_size=(SEND_CANVAS, SEND_CANVAS))
         judged = verdict.judge(rgba, judges)
         if judged.problem is not None:
             return {"status": "not_a_digit", "message": judged.problem.replace("**", "")}
         digit_id = store.add_digit(
             talk_id=talk_id, person_token=send.token, label=send.label, image28=judged.image,
-            canvas_png=crowd.canvas_thumbnail_png(rgba),
+            canvas_png=inputs.canvas_thumbnail_png(rgba),
             probabilities={kind: a.raw for kind, a in judged.answers.items()},
             model_files={kind: files[kind] for kind in judged.answers}, send_id=send.send_id)
     except crowd.RateLimited as exc:

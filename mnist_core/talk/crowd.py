@@ -7,22 +7,17 @@ killed and restarted server still has. Hidden digits are kept but never shown, s
 
 Rate limits (one digit per `MIN_SECONDS_BETWEEN_DIGITS` and `MAX_DIGITS_PER_PERSON` per person per
 talk) are checked inside the writing transaction, so two tabs of one phone cannot race past them.
-Component values from a browser are hostile until checked: `canvas_png_to_rgba` refuses anything
-that is not a PNG of a sane size before Pillow decodes a pixel.
+What a browser sends is checked first (`inputs`); the scores and exports a store reads are in
+`statistics` and `export`, the tables in `schema`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import dataclasses
 import datetime as _dt
-import io
 import json
 import math
 import os
-import re
 import secrets
 import sqlite3
 import threading
@@ -32,35 +27,22 @@ from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
+from mnist_core.talk import schema
+from mnist_core.talk.export import RoomExport
+from mnist_core.talk.inputs import (CrowdInputError, check_image, check_label, check_png, check_send_id, check_title,
+                                    check_token, check_verdicts)
+from mnist_core.talk.records import Digit, Talk
+from mnist_core.talk.statistics import RoomStatistics, Tally
+
 # ---------------------------------------------------------------- limits and formats
 
 MIN_SECONDS_BETWEEN_DIGITS = 3.0  # per person: a room sends drawings, not a stream of taps
 MAX_DIGITS_PER_PERSON = 30  # per person per talk: enough to play, too few to flood the wall
-MAX_STORED_PNG_BYTES = 20 * 1024  # the canvas picture kept with each digit (a wall tile, not an archive)
-THUMBNAIL_SIDE = 96  # px, grayscale: 9,216 raw bytes at most, so always far under the limit above
-MAX_CANVAS_PNG_BYTES = 1_000_000  # a drawn 300×300 canvas is 5–40 KB; a megabyte is not a drawing
-MAX_CANVAS_SIDE = 2048  # px: a phone canvas at 3× device pixels is ~1,200 px
-MIN_CANVAS_SIDE = 28
-DEFAULT_CANVAS_SIZE = (300, 300)  # the canvas component's PNG for a 300 px canvas (width, height)
-SCHEMA_VERSION = 2  # PRAGMA user_version; raise it with a migration (_MIGRATIONS) when the tables change
 BUSY_TIMEOUT_SECONDS = 10.0  # a writer waits this long for another (thread, process) to commit
-WILSON_Z = 1.959963984540054  # two-sided 95%
-
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-_DATA_URL_PREFIX = "data:image/png;base64,"
-_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-SEND_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")  # made on the phone, one per Send: a retry carries the same
-_KIND_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-_MAX_TITLE = 100
 
 
 class CrowdStoreError(RuntimeError):
     """The room's database cannot be used; the message names the file and the fix."""
-
-
-class CrowdInputError(ValueError):
-    """A digit (or a component value) that is refused; the message says what to send instead."""
 
 
 class RateLimited(Exception):
@@ -85,351 +67,16 @@ def default_db_path() -> Path:
     return Path(base) / "mnist-ann-vs-cnn" / "crowd.sqlite3"
 
 
-def new_person_token() -> str:
-    """A per-person token for the Join page's URL: 22 URL-safe characters, unguessable."""
-    return secrets.token_urlsafe(16)
-
-
-def is_person_token(value) -> bool:
-    """Whether `value` (from a URL, so anything) has the form of a person token."""
-    return isinstance(value, str) and _TOKEN_RE.fullmatch(value) is not None
-
-
 # ---------------------------------------------------------------- records
-
-
-@dataclasses.dataclass(frozen=True)
-class Talk:
-    id: int
-    title: str
-    created: float  # Unix time
-    digits: int  # visible
-    hidden: int
-
-
-class Judged:
-    """What each model said about a labelled digit; for records with `label` and `probabilities`
-    (kind → ten probabilities)."""
-
-    @property
-    def predictions(self) -> dict[str, int]:
-        return {kind: int(np.argmax(p)) for kind, p in self.probabilities.items()}
-
-    @property
-    def confidences(self) -> dict[str, float]:
-        return {kind: float(np.max(p)) for kind, p in self.probabilities.items()}
-
-    @property
-    def correct(self) -> dict[str, bool]:
-        return {kind: pred == self.label for kind, pred in self.predictions.items()}
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class Digit(Judged):
-    """One stored digit with everything a wall tile needs."""
-
-    id: int
-    talk_id: int
-    created: float  # Unix time
-    person: str
-    label: int  # the digit the person was asked to draw (or chose)
-    image: np.ndarray  # (28, 28) uint8, the model input
-    canvas_png: bytes  # ≤ MAX_STORED_PNG_BYTES
-    probabilities: dict[str, np.ndarray]  # kind → (10,) float64
-    model_files: dict[str, tuple[str, str]]  # kind → (model name, file SHA-256)
-    hidden: bool
-
-
-
-@dataclasses.dataclass(frozen=True)
-class Score:
-    """One model kind's accuracy on a room's visible digits, with a 95% Wilson interval."""
-
-    kind: str
-    n: int
-    correct: int
-    accuracy: float
-    low: float
-    high: float
-    models: tuple[str, ...]  # the model files' names that judged these digits (more than one if switched)
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class RoomPredictions:
-    """Visible digits of a talk, oldest first; a kind's prediction is -1 where it did not judge."""
-
-    ids: np.ndarray  # (n,) int64
-    labels: np.ndarray  # (n,) int64
-    predictions: dict[str, np.ndarray]  # kind → (n,) int64
-
-
-def wilson_interval(correct: int, n: int, z: float = WILSON_Z) -> tuple[float, float]:
-    """The Wilson score interval: unlike p ± z·se it stays inside [0, 1] and is honest for the
-    small counts of a room (10 of 10 right is not 'certainly 100%')."""
-    if n <= 0:
-        return 0.0, 1.0
-    p = correct / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z / denom * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 # ---------------------------------------------------------------- component values and pictures
 
 
-def _short(value, limit: int = 40) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def canvas_png_to_rgba(value, expected_size: tuple[int, int] | None = DEFAULT_CANVAS_SIZE) -> np.ndarray:
-    """A canvas component's PNG (a `data:image/png;base64,…` URL or bytes) → (H, W, 4) uint8.
-
-    The value comes from a browser, so nothing about it is trusted: its length is checked before
-    base64 decoding, the PNG signature and the size in its header before Pillow decodes a pixel
-    (so no decompression bomb), and decoding errors become CrowdInputError.
-    `expected_size` is (width, height); None accepts any size from 28 to 2048 px a side.
-    """
-    if isinstance(value, str):
-        if not value.startswith(_DATA_URL_PREFIX):
-            raise CrowdInputError(
-                f"The drawing must be a PNG data URL starting with {_DATA_URL_PREFIX!r}; "
-                f"got {_short(value[:40])}. Clear the canvas and draw again.")
-        encoded = value[len(_DATA_URL_PREFIX):]
-        if len(encoded) > (MAX_CANVAS_PNG_BYTES * 4) // 3 + 4:
-            raise CrowdInputError(
-                f"The drawing is {len(encoded) * 3 // 4:,} bytes, more than the {MAX_CANVAS_PNG_BYTES:,} "
-                "a canvas can be; it was not stored. Clear the canvas and draw again.")
-        try:
-            raw = base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError):
-            raise CrowdInputError("The drawing's data URL is not valid base64; clear the canvas and draw again.") from None
-    elif isinstance(value, (bytes, bytearray, memoryview)):
-        raw = bytes(value)
-    else:
-        raise CrowdInputError(f"The drawing must be PNG bytes or a PNG data URL, not {type(value).__name__}.")
-
-    if len(raw) > MAX_CANVAS_PNG_BYTES:
-        raise CrowdInputError(
-            f"The drawing is {len(raw):,} bytes, more than the {MAX_CANVAS_PNG_BYTES:,} a canvas can be; "
-            "it was not stored. Clear the canvas and draw again.")
-    if not raw.startswith(PNG_MAGIC) or len(raw) < 33 or raw[12:16] != b"IHDR":
-        raise CrowdInputError("The drawing is not a PNG image (bad signature); clear the canvas and draw again.")
-    width, height = int.from_bytes(raw[16:20], "big"), int.from_bytes(raw[20:24], "big")
-    _check_canvas_size(width, height, expected_size)
-
-    from PIL import Image  # Pillow is only needed here and for thumbnails
-
-    try:
-        with Image.open(io.BytesIO(raw), formats=["PNG"]) as image:
-            if image.size != (width, height):  # the header we read is the one Pillow read
-                raise CrowdInputError("The drawing's PNG header is inconsistent; clear the canvas and draw again.")
-            rgba = np.asarray(image.convert("RGBA"), dtype=np.uint8)
-    except CrowdInputError:
-        raise
-    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
-        raise CrowdInputError(f"The drawing is not a readable PNG ({exc}); clear the canvas and draw again.") from None
-    return rgba
-
-
-def _check_canvas_size(width: int, height: int, expected_size: tuple[int, int] | None) -> None:
-    if expected_size is not None:
-        if (width, height) != tuple(expected_size):
-            raise CrowdInputError(
-                f"The drawing is {width}×{height} px but the canvas is {expected_size[0]}×{expected_size[1]} px; "
-                "reload the page and draw again.")
-    elif not (MIN_CANVAS_SIDE <= width <= MAX_CANVAS_SIDE and MIN_CANVAS_SIDE <= height <= MAX_CANVAS_SIDE):
-        raise CrowdInputError(
-            f"The drawing is {width}×{height} px; a canvas is {MIN_CANVAS_SIDE}–{MAX_CANVAS_SIDE} px a side. "
-            "Reload the page and draw again.")
-
-
-def canvas_thumbnail_png(canvas, side: int = THUMBNAIL_SIDE) -> bytes:
-    """The small PNG stored with a digit: the canvas (PNG bytes, data URL or an (H, W, 4|3) uint8
-    array) composited on black, grayscale, `side`×`side`. Verified ≤ MAX_STORED_PNG_BYTES."""
-    from PIL import Image
-
-    if isinstance(canvas, np.ndarray):
-        array = canvas
-        if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] not in (3, 4):
-            raise CrowdInputError(f"The canvas must be an (H, W, 4) uint8 RGBA array, got {array.dtype} {array.shape}.")
-        _check_canvas_size(array.shape[1], array.shape[0], None)
-    else:
-        array = canvas_png_to_rgba(canvas, expected_size=None)
-    if array.shape[2] == 3:
-        array = np.concatenate([array, np.full(array.shape[:2] + (1,), 255, np.uint8)], axis=2)
-    image = Image.fromarray(np.ascontiguousarray(array), "RGBA")
-    on_black = Image.alpha_composite(Image.new("RGBA", image.size, (0, 0, 0, 255)), image).convert("L")
-    small = on_black.resize((side, side), Image.Resampling.BOX)  # area average: faithful, 1.4 ms vs Lanczos' 2.4
-    buffer = io.BytesIO()
-    small.save(buffer, format="PNG", optimize=True)
-    png = buffer.getvalue()
-    if len(png) > MAX_STORED_PNG_BYTES:
-        raise CrowdInputError(f"The canvas picture is {len(png):,} bytes at {side} px; use a smaller side.")
-    return png
-
-
-# ---------------------------------------------------------------- validation of a digit
-
-
-def _check_token(token) -> str:
-    if not isinstance(token, str) or not _TOKEN_RE.match(token):
-        raise CrowdInputError(
-            f"The person token must be 16–64 letters, digits, '-' or '_' (make one with "
-            f"crowd.new_person_token()); got {_short(token)}.")
-    return token
-
-
-def _check_send_id(send_id) -> str | None:
-    if send_id is None:
-        return None
-    if not isinstance(send_id, str) or not SEND_ID_RE.match(send_id):
-        raise CrowdInputError(f"A send id is 8–64 letters, digits, '-' or '_', got {_short(send_id)}.")
-    return send_id
-
-
-def _check_label(label) -> int:
-    if isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer)):
-        raise CrowdInputError(f"The label must be a whole number from 0 to 9, not {_short(label)}.")
-    if not 0 <= int(label) <= 9:
-        raise CrowdInputError(f"The label must be a digit from 0 to 9, got {int(label)}.")
-    return int(label)
-
-
-def _check_image(image28) -> bytes:
-    array = np.asarray(image28)
-    if array.shape != (28, 28):
-        raise CrowdInputError(
-            f"The model input must be a 28×28 image (preprocess.canvas_to_mnist's output), got shape {array.shape}.")
-    if array.dtype == np.uint8:
-        return array.tobytes()
-    if not np.issubdtype(array.dtype, np.floating):
-        raise CrowdInputError(f"The model input must be uint8 or float in [0, 1], got {array.dtype}.")
-    if not np.all(np.isfinite(array)) or array.min() < -1e-6 or array.max() > 1 + 1e-6:
-        raise CrowdInputError("The model input must be finite floats in [0, 1] (or uint8 0–255).")
-    return np.rint(np.clip(array, 0, 1) * 255).astype(np.uint8).tobytes()
-
-
-def _check_png(canvas_png) -> bytes:
-    if not isinstance(canvas_png, (bytes, bytearray, memoryview)):
-        raise CrowdInputError(
-            f"The canvas picture must be PNG bytes (make it with crowd.canvas_thumbnail_png), not {type(canvas_png).__name__}.")
-    png = bytes(canvas_png)
-    if len(png) > MAX_STORED_PNG_BYTES:
-        raise CrowdInputError(
-            f"The canvas picture is {len(png):,} bytes, over the {MAX_STORED_PNG_BYTES:,} kept per digit; "
-            "make it with crowd.canvas_thumbnail_png.")
-    if not png.startswith(PNG_MAGIC):
-        raise CrowdInputError("The canvas picture is not a PNG (bad signature); make it with crowd.canvas_thumbnail_png.")
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(png), formats=["PNG"]) as image:
-            image.verify()
-    except Exception as exc:  # Pillow raises many kinds for a broken file; each means "not a PNG"
-        raise CrowdInputError(f"The canvas picture is not a readable PNG ({exc}).") from None
-    return png
-
-
-def _check_verdicts(probabilities, model_files) -> list[tuple[str, str, str, str]]:
-    if not isinstance(probabilities, Mapping) or not probabilities:
-        raise CrowdInputError("Give at least one model's probabilities, as {'ann': ten floats, 'cnn': ten floats}.")
-    if not isinstance(model_files, Mapping) or set(model_files) != set(probabilities):
-        raise CrowdInputError(
-            f"model_files must name the file of each model that judged the digit: keys {sorted(probabilities)}, "
-            f"got {sorted(model_files) if isinstance(model_files, Mapping) else _short(model_files)}.")
-    rows = []
-    for kind, probs in probabilities.items():
-        if not isinstance(kind, str) or not _KIND_RE.match(kind):
-            raise CrowdInputError(f"A model kind is a short lowercase name such as 'ann' or 'cnn', got {_short(kind)}.")
-        try:
-            p = np.asarray(probs, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise CrowdInputError(f"The {kind} probabilities must be ten numbers.") from None
-        if p.shape != (10,):
-            raise CrowdInputError(f"The {kind} probabilities must be ten numbers (one per digit), got shape {p.shape}.")
-        if not np.all(np.isfinite(p)):
-            raise CrowdInputError(f"The {kind} probabilities contain NaN or infinity; the model's output is broken.")
-        if p.min() < -1e-6 or p.max() > 1 + 1e-6 or abs(p.sum() - 1) > 1e-3:
-            raise CrowdInputError(
-                f"The {kind} probabilities must lie in [0, 1] and sum to 1 (a softmax output); they sum to {p.sum():.4f}.")
-        file = model_files[kind]
-        if (not isinstance(file, (tuple, list)) or len(file) != 2 or not isinstance(file[0], str)
-                or not 0 < len(file[0]) <= 100 or not isinstance(file[1], str) or not _SHA256_RE.match(file[1])):
-            raise CrowdInputError(
-                f"model_files[{kind!r}] must be (model name, SHA-256 hex of its file), "
-                f"as registry.file_hash(name) gives; got {_short(file)}.")
-        rows.append((kind, json.dumps([float(x) for x in p]), file[0], file[1]))
-    return rows
-
-
-def _check_title(title) -> str | None:
-    if title is None:
-        return None
-    if not isinstance(title, str) or not title.strip() or len(title.strip()) > _MAX_TITLE:
-        raise CrowdInputError(f"A talk title is 1–{_MAX_TITLE} characters of text, got {_short(title)}.")
-    return title.strip()
-
-
 # ---------------------------------------------------------------- the store
 
-_SCHEMA = """
-CREATE TABLE talks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    title TEXT NOT NULL,
-    created REAL NOT NULL
-);
-CREATE TABLE digits (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    talk_id INTEGER NOT NULL REFERENCES talks(id),
-    created REAL NOT NULL,
-    person TEXT NOT NULL,
-    label INTEGER NOT NULL CHECK (label BETWEEN 0 AND 9),
-    image BLOB NOT NULL CHECK (length(image) = 784),
-    canvas_png BLOB NOT NULL CHECK (length(canvas_png) <= 20480),
-    hidden INTEGER NOT NULL DEFAULT 0 CHECK (hidden IN (0, 1)),
-    send_id TEXT
-);
-CREATE INDEX digits_by_talk ON digits (talk_id, hidden, id);
-CREATE INDEX digits_by_person ON digits (person, talk_id, created);
-CREATE TABLE verdicts (
-    digit_id INTEGER NOT NULL REFERENCES digits(id),
-    kind TEXT NOT NULL,
-    probabilities TEXT NOT NULL,  -- JSON list of ten floats, exact (repr round-trips)
-    predicted INTEGER NOT NULL CHECK (predicted BETWEEN 0 AND 9),
-    model_name TEXT NOT NULL,
-    model_sha256 TEXT NOT NULL,
-    PRIMARY KEY (digit_id, kind)
-) WITHOUT ROWID;
-CREATE UNIQUE INDEX digits_by_send ON digits (person, send_id) WHERE send_id IS NOT NULL;
-CREATE TABLE room_secret (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    secret BLOB NOT NULL CHECK (length(secret) = 32)
-);
-"""
 
-# Version n → n + 1, run in the transaction that sets the new user_version. A file of an older
-# version is upgraded in place, its digits kept.
-_MIGRATIONS = {
-    1: """
-ALTER TABLE digits ADD COLUMN send_id TEXT;
-CREATE UNIQUE INDEX digits_by_send ON digits (person, send_id) WHERE send_id IS NOT NULL;
-CREATE TABLE room_secret (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    secret BLOB NOT NULL CHECK (length(secret) = 32)
-);
-""",
-}
-
-
-def _run_script(conn: sqlite3.Connection, script: str) -> None:
-    for statement in script.split(";"):  # not executescript: it would COMMIT midway
-        if statement.strip():
-            conn.execute(statement)
-
-
-class CrowdStore:
+class CrowdStore(RoomStatistics, RoomExport):
     """A room's digits in one SQLite file (WAL mode), safe for many threads and processes.
 
     Durability: `synchronous=FULL`, so a committed digit is in the WAL file and fsynced before
@@ -452,7 +99,7 @@ class CrowdStore:
         self.path = Path(path) if path is not None else default_db_path()
         self._clock = clock  # injectable: tests move time instead of sleeping
         self._lock = threading.RLock()
-        self._tallies: dict[int, _Tally] = {}  # talk id → its scores so far (see _tally)
+        self._tallies: dict[int, Tally] = {}  # talk id → its scores so far (see _tally)
         self._conn: sqlite3.Connection | None = None
         self._pid = None
         with self._lock:
@@ -490,12 +137,12 @@ class CrowdStore:
 
     def _ensure_schema(self, conn: sqlite3.Connection) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == SCHEMA_VERSION:
+        if version == schema.SCHEMA_VERSION:
             return
-        if version > SCHEMA_VERSION:
+        if version > schema.SCHEMA_VERSION:
             raise CrowdStoreError(
                 f"{self.path} was written by a newer version of this app (schema {version}, this one "
-                f"reads {SCHEMA_VERSION}); update the app or set MNIST_CROWD_DB to another file.")
+                f"reads {schema.SCHEMA_VERSION}); update the app or set MNIST_CROWD_DB to another file.")
         conn.execute("BEGIN IMMEDIATE")  # two processes opening a new file: one creates, one waits
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -505,12 +152,12 @@ class CrowdStore:
                     raise CrowdStoreError(
                         f"{self.path} is an SQLite file of something else (it has tables but no schema "
                         "version); set MNIST_CROWD_DB to another file.")
-                _run_script(conn, _SCHEMA)
+                schema.run_script(conn, schema.SCHEMA)
             else:
-                while version < SCHEMA_VERSION:
-                    _run_script(conn, _MIGRATIONS[version])
+                while version < schema.SCHEMA_VERSION:
+                    schema.run_script(conn, schema.MIGRATIONS[version])
                     version += 1
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -558,7 +205,7 @@ class CrowdStore:
 
     def new_talk(self, title: str | None = None) -> int:
         """Start an empty wall; earlier talks and their digits are kept."""
-        title = _check_title(title)
+        title = check_title(title)
         with self._transaction(immediate=True) as conn:
             return self._insert_talk(conn, title)
 
@@ -595,12 +242,12 @@ class CrowdStore:
         `send_id` (made on the phone, one per Send): a second call with the same person and
         send_id stores nothing and returns the first digit's id, before any limit is checked, so
         a retry after a dropped connection is answered, never counted twice."""
-        person = _check_token(person_token)
-        send_id = _check_send_id(send_id)
-        label = _check_label(label)
-        image = _check_image(image28)
-        png = _check_png(canvas_png)
-        verdicts = _check_verdicts(probabilities, model_files)
+        person = check_token(person_token)
+        send_id = check_send_id(send_id)
+        label = check_label(label)
+        image = check_image(image28)
+        png = check_png(canvas_png)
+        verdicts = check_verdicts(probabilities, model_files)
         try:
             with self._transaction(immediate=True) as conn:
                 if send_id is not None:
@@ -639,7 +286,7 @@ class CrowdStore:
 
     def sent_digit(self, person_token: str, send_id: str) -> Digit | None:
         """The digit this person stored with this send_id, if any (a retry is answered with it)."""
-        person, send_id = _check_token(person_token), _check_send_id(send_id)
+        person, send_id = check_token(person_token), check_send_id(send_id)
         with self._transaction() as conn:
             digit_id = self._sent(conn, person, send_id)
             return None if digit_id is None else self._digits(conn, "id = ?", (digit_id,))[0]
@@ -648,7 +295,7 @@ class CrowdStore:
         """Raise RateLimited now if this person may not send: a read, so a refused digit is not
         judged first. add_digit checks again in its transaction, which decides."""
         with self._transaction() as conn:
-            self._check_limits(conn, int(talk_id), _check_token(person_token), self._clock())
+            self._check_limits(conn, int(talk_id), check_token(person_token), self._clock())
 
     def room_secret(self) -> bytes:
         """This database's random 32-byte secret (made on first use), from which each talk's
@@ -732,143 +379,5 @@ class CrowdStore:
             return int(conn.execute("SELECT count(*) FROM digits WHERE talk_id = ? AND hidden = 0",
                                     (int(talk_id),)).fetchone()[0])
 
-    def labels_and_predictions(self, talk_id: int) -> RoomPredictions:
-        """Labels and each kind's predicted digit for the talk's visible digits, oldest first."""
-        with self._transaction() as conn:
-            rows = conn.execute("SELECT id, label FROM digits WHERE talk_id = ? AND hidden = 0 ORDER BY id",
-                                (int(talk_id),)).fetchall()
-            judged = conn.execute(
-                "SELECT v.digit_id, v.kind, v.predicted FROM verdicts v JOIN digits d ON d.id = v.digit_id"
-                " WHERE d.talk_id = ? AND d.hidden = 0", (int(talk_id),)).fetchall()
-        ids = np.array([r[0] for r in rows], np.int64)
-        position = {int(i): n for n, i in enumerate(ids)}
-        predictions: dict[str, np.ndarray] = {}
-        for digit_id, kind, predicted in judged:
-            predictions.setdefault(kind, np.full(len(ids), -1, np.int64))[position[digit_id]] = predicted
-        return RoomPredictions(ids, np.array([r[1] for r in rows], np.int64), dict(sorted(predictions.items())))
-
-    def _tally(self, talk_id: int) -> "_Tally":
-        """The talk's scores so far, brought up to date with only the digits that arrived since the
-        last call: the Talk page asks every few seconds, and a hall sends tens of thousands of
-        digits (a full count of 23,000 took 40 ms a question, 150 ms a refresh). Counted again
-        from the start when a digit was hidden since (the hidden count changed)."""
-        talk_id = int(talk_id)
-        with self._transaction() as conn:
-            hidden = conn.execute("SELECT count(*) FROM digits WHERE talk_id = ? AND hidden = 1", (talk_id,)).fetchone()[0]
-            tally = self._tallies.get(talk_id)
-            if tally is None or tally.hidden != hidden:
-                tally = _Tally(hidden)
-            rows = conn.execute(
-                "SELECT d.id, d.label, v.kind, v.predicted, v.model_name FROM digits d JOIN verdicts v ON v.digit_id = d.id"
-                " WHERE d.talk_id = ? AND d.hidden = 0 AND d.id > ? ORDER BY d.id", (talk_id, tally.last_id)).fetchall()
-        tally.add(rows)
-        self._tallies[talk_id] = tally
-        return tally
-
-    def scoreboard(self, talk_id: int) -> dict[str, Score]:
-        """Per model kind: how many visible digits it judged, how many right, accuracy, 95% interval."""
-        tally = self._tally(talk_id)
-        scores = {}
-        for kind in sorted(tally.matrices):
-            matrix = tally.matrices[kind]
-            n, correct = int(matrix.sum()), int(np.trace(matrix))
-            low, high = wilson_interval(correct, n)
-            scores[kind] = Score(kind, n, correct, correct / n if n else float("nan"), low, high,
-                                 tuple(sorted(tally.names[kind])))
-        return scores
-
-    def confusion(self, talk_id: int, kind: str) -> np.ndarray:
-        """counts[actual, predicted] of one model kind on the talk's visible digits."""
-        matrix = self._tally(talk_id).matrices.get(kind)
-        return np.zeros((10, 10), np.int64) if matrix is None else matrix.copy()
-
-    def fooled_both(self, talk_id: int, kinds: tuple[str, ...] = ("ann", "cnn"), limit: int | None = None) -> list[Digit]:
-        """Visible digits that every one of `kinds` judged and got wrong, newest first."""
-        wanted = set(kinds)
-        ids = [i for i, wrong in reversed(self._tally(talk_id).wrong.items()) if wanted <= wrong]
-        return self.visible(ids[:limit] if limit is not None else ids)
-
     # -- export
 
-    def arrays(self, talk_id: int) -> tuple[np.ndarray, np.ndarray]:
-        """The talk's visible digits as MNIST-like arrays, oldest first: x (n, 28, 28) uint8, y (n,) uint8."""
-        with self._transaction() as conn:
-            rows = conn.execute("SELECT image, label FROM digits WHERE talk_id = ? AND hidden = 0 ORDER BY id",
-                                (int(talk_id),)).fetchall()
-        x = np.frombuffer(b"".join(r[0] for r in rows), np.uint8).reshape(len(rows), 28, 28).copy()
-        y = np.array([r[1] for r in rows], np.uint8)
-        return x, y
-
-    def npz_bytes(self, talk_id: int) -> bytes:
-        """The talk's visible digits as the bytes of an .npz with `x` and `y` (for a download)."""
-        return _npz_bytes(*self.arrays(talk_id))
-
-    def idx_zip_bytes(self, talk_id: int) -> bytes:
-        """The talk's visible digits as the bytes of a zip holding the two IDX files that
-        export_idx writes (same names), for a download."""
-        import zipfile
-
-        from mnist_core.data.mnist import encode_idx
-
-        x, y = self.arrays(talk_id)
-        images, labels = idx_paths(talk_id, ".")
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(images.name, encode_idx(x))
-            archive.writestr(labels.name, encode_idx(y))
-        return buffer.getvalue()
-
-    def export_npz(self, talk_id: int, path: str | os.PathLike) -> int:
-        """Write `x` and `y` (as keras.datasets.mnist gives them) to an .npz, atomically; returns the count."""
-        from mnist_core.data.mnist import write_atomic
-
-        x, y = self.arrays(talk_id)
-        write_atomic(Path(path), _npz_bytes(x, y))
-        return len(y)
-
-    def export_idx(self, talk_id: int, directory: str | os.PathLike) -> int:
-        """Write `talk-ID-images-idx3-ubyte` and `talk-ID-labels-idx1-ubyte` (MNIST's own format,
-        readable by any MNIST loader) into `directory`, each atomically; returns the count."""
-        from mnist_core.data.mnist import write_atomic, encode_idx
-
-        x, y = self.arrays(talk_id)
-        paths = idx_paths(talk_id, directory)
-        write_atomic(paths[0], encode_idx(x))
-        write_atomic(paths[1], encode_idx(y))
-        return len(y)
-
-
-class _Tally:
-    """A talk's confusion matrix per model kind, the model files that judged, and the digits each
-    kind got wrong, over its visible digits up to `last_id`."""
-
-    def __init__(self, hidden: int):
-        self.hidden = hidden  # the talk's hidden digits when this was begun
-        self.last_id = 0
-        self.matrices: dict[str, np.ndarray] = {}
-        self.names: dict[str, set[str]] = {}
-        self.wrong: dict[int, set[str]] = {}  # digit id → kinds that misread it, oldest first
-
-    def add(self, rows) -> None:
-        for digit_id, label, kind, predicted, name in rows:
-            if kind not in self.matrices:
-                self.matrices[kind] = np.zeros((10, 10), np.int64)
-                self.names[kind] = set()
-            self.matrices[kind][label, predicted] += 1
-            self.names[kind].add(name)
-            if predicted != label:
-                self.wrong.setdefault(digit_id, set()).add(kind)
-            self.last_id = max(self.last_id, digit_id)
-
-
-def _npz_bytes(x: np.ndarray, y: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.savez(buffer, x=x, y=y)
-    return buffer.getvalue()  # a room's export is a few MB at most
-
-
-def idx_paths(talk_id: int, directory: str | os.PathLike) -> tuple[Path, Path]:
-    """Where export_idx writes a talk's images and labels."""
-    directory = Path(directory)
-    return (directory / f"talk-{int(talk_id)}-images-idx3-ubyte",
-            directory / f"talk-{int(talk_id)}-labels-idx1-ubyte")

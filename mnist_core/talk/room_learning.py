@@ -22,6 +22,8 @@ import uuid
 import numpy as np
 
 from mnist_core.talk import crowd
+
+from mnist_core.talk import statistics
 from mnist_core.models import inference
 from mnist_core.models import model_file
 from mnist_core.models import presets
@@ -81,12 +83,12 @@ def training_mix(split: RoomSplit, x_mnist: np.ndarray, y_mnist: np.ndarray, see
     return x[order], y[order]
 
 
-def held_out_score(predicted: np.ndarray, split: RoomSplit, kind: str, model: str) -> crowd.Score:
+def held_out_score(predicted: np.ndarray, split: RoomSplit, kind: str, model: str) -> statistics.Score:
     """A model's accuracy on the held-out half, with its 95% interval."""
     correct = int(np.sum(predicted == split.y_held))
     n = len(split.y_held)
-    low, high = crowd.wilson_interval(correct, n)
-    return crowd.Score(kind, n, correct, correct / n if n else 0.0, low, high, (model,))
+    low, high = statistics.wilson_interval(correct, n)
+    return statistics.Score(kind, n, correct, correct / n if n else 0.0, low, high, (model,))
 
 
 def held_out_verdicts(classifier, split: RoomSplit) -> np.ndarray:
@@ -99,8 +101,8 @@ class Result:
 
     kind: str
     base: str  # the saved model that was copied
-    before: crowd.Score  # on the held-out half
-    after: crowd.Score | None  # None until the copy is trained (or when its run failed)
+    before: statistics.Score  # on the held-out half
+    after: statistics.Score | None  # None until the copy is trained (or when its run failed)
     mnist_before: float | None  # on MNIST's 10,000 test digits (from the saved model's card)
     mnist_after: float | None
     changed: tuple[tuple[int, int, int], ...] = ()  # held-out digits read differently: (index, before, after)

@@ -22,6 +22,7 @@ from starlette.testclient import TestClient
 from audience import server
 from mnist_core.talk import audience
 from mnist_core.talk import crowd
+from mnist_core.talk import inputs
 from mnist_core.data import synthetic
 from mnist_core.talk import presenter
 
@@ -166,7 +167,7 @@ def test_a_send_is_answered_once_stored_and_a_retry_is_never_counted_twice(clien
 
 def test_a_forged_token_is_refused_before_any_work(client, room, mnist):
     png, label = png_url(mnist, 0)
-    forged = crowd.new_person_token() + crowd.new_person_token()[:22]
+    forged = inputs.new_person_token() + inputs.new_person_token()[:22]
     submitted = []
     room.pool.submit, original = (lambda *a: submitted.append(a)), room.pool.submit
     try:

@@ -13,6 +13,9 @@ from streamlit.testing.v1 import AppTest
 
 from mnist_core import charts, data
 from mnist_core.talk import crowd
+from mnist_core.talk import export
+from mnist_core.talk import inputs
+from mnist_core.talk import statistics
 from mnist_core.models import registry
 from mnist_core.models.inference import load_classifier
 
@@ -23,7 +26,7 @@ PAGE = "app_pages/talk.py"
 TIMEOUT = 120
 KEY = "talk-test-key-1234"
 KINDS = ("ann", "cnn")
-THUMB = crowd.canvas_thumbnail_png(np.dstack([np.zeros((300, 300, 3), np.uint8), np.full((300, 300), 255, np.uint8)]))
+THUMB = inputs.canvas_thumbnail_png(np.dstack([np.zeros((300, 300, 3), np.uint8), np.full((300, 300), 255, np.uint8)]))
 
 
 @pytest.fixture
@@ -164,7 +167,7 @@ def test_the_scoreboard_shows_each_models_accuracy_count_and_interval(store, mni
     for kind, name in (("ann", "ANN"), ("cnn", "CNN")):
         right = int((predictions[kind] == labels).sum())
         assert right <= 17  # the three wrong labels can only lower it
-        low, high = crowd.wilson_interval(right, 20)
+        low, high = statistics.wilson_interval(right, 20)
         shown = metric(at, f"{name} · accuracy")
         assert shown.value == f"{right / 20:.1%}"
         assert shown.delta == f"{right} of 20 right · 95% interval {low:.0%}–{high:.0%}"
@@ -257,7 +260,7 @@ def test_the_download_buttons_give_the_visible_digits_as_npz_and_idx(store, mnis
         np.testing.assert_array_equal(npz["x"], x_test[:7])
         np.testing.assert_array_equal(npz["y"], labels[:7])
     with zipfile.ZipFile(io.BytesIO(downloaded(media_managers, buttons["Digits as MNIST IDX files (zip)"]))) as zf:
-        images, labels_file = crowd.idx_paths(store.current_talk(), ".")
+        images, labels_file = export.idx_paths(store.current_talk(), ".")
         np.testing.assert_array_equal(data.parse_idx(zf.read(images.name)), x_test[:7])
         np.testing.assert_array_equal(data.parse_idx(zf.read(labels_file.name)), labels[:7])
 

@@ -12,6 +12,7 @@ from PIL import Image
 from mnist_core.talk import audience
 from mnist_core.data import canvas_pen
 from mnist_core.talk import crowd
+from mnist_core.talk import inputs
 from mnist_core.data import preprocess
 from mnist_core.data import synthetic
 from mnist_core.analysis import verdict
@@ -73,13 +74,13 @@ def test_a_token_is_signed_for_one_talk_and_a_forged_or_old_one_is_refused():
     secret = b"s" * 32
     key = audience.talk_key(secret, 1)
     token = audience.issue_token(key)
-    assert crowd.is_person_token(token) and len(token) == 44
+    assert inputs.is_person_token(token) and len(token) == 44
     assert audience.token_is_valid(key, token)
     assert audience.issue_token(key) != token  # every phone its own
     assert not audience.token_is_valid(audience.talk_key(secret, 2), token), "a new talk must invalidate old tokens"
     assert not audience.token_is_valid(audience.talk_key(b"t" * 32, 1), token), "another database's secret"
     forged = token[:22] + ("A" if token[22] != "A" else "B") + token[23:]
-    for bad in (forged, crowd.new_person_token(), "", None, 42, token + "x", token[:-1]):
+    for bad in (forged, inputs.new_person_token(), "", None, 42, token + "x", token[:-1]):
         assert not audience.token_is_valid(key, bad), bad
 
 
@@ -128,7 +129,7 @@ def test_a_well_formed_send_parses():
 
 def test_a_drawn_digit_is_judged_by_the_one_verdict_and_stored_before_the_answer(store, judges, mnist):
     rgba, label = drawn(mnist, 0)
-    token = crowd.new_person_token()
+    token = inputs.new_person_token()
     body = send(store, judges, token, label, data_url(rgba))
     assert body["status"] == "ok" and body["label"] == label and body["retry"] is False
     row = store.digit(body["digit_id"])  # stored before the phone is told
@@ -148,7 +149,7 @@ def test_a_drawn_digit_is_judged_by_the_one_verdict_and_stored_before_the_answer
 
 def test_a_retry_with_the_same_send_id_gets_the_first_answer_and_no_second_row(store, judges, mnist):
     rgba, label = drawn(mnist, 0)
-    token = crowd.new_person_token()
+    token = inputs.new_person_token()
     first = send(store, judges, token, label, data_url(rgba), send_id="retry-me-1")
     again = send(store, judges, token, label, data_url(rgba), send_id="retry-me-1")  # within 3 s: still answered
     assert again["retry"] is True and again["digit_id"] == first["digit_id"]
@@ -162,11 +163,11 @@ def test_a_retry_with_the_same_send_id_gets_the_first_answer_and_no_second_row(s
 
 
 def test_a_person_over_the_limit_is_refused_before_the_drawing_is_decoded(store, judges, mnist, monkeypatch):
-    token = crowd.new_person_token()
+    token = inputs.new_person_token()
     rgba, label = drawn(mnist, 0)
     send(store, judges, token, label, data_url(rgba), send_id="first-one")
     decoded = []
-    monkeypatch.setattr(crowd, "canvas_png_to_rgba", lambda *a, **k: decoded.append(1))
+    monkeypatch.setattr(inputs, "canvas_png_to_rgba", lambda *a, **k: decoded.append(1))
     assert send(store, judges, token, label, "data:image/png;base64,AAAA", send_id="second-1")["status"] == "rate_limited"
     assert decoded == [], "a refused Send must cost no decoding and no judging"
 
@@ -174,7 +175,7 @@ def test_a_person_over_the_limit_is_refused_before_the_drawing_is_decoded(store,
 @pytest.mark.parametrize("picture, message", [(blank, preprocess.BLANK_MESSAGE), (dot, preprocess.DOT_MESSAGE),
                                               (flood, preprocess.FLOOD_MESSAGE)], ids=["blank", "dot", "flood"])
 def test_what_is_not_a_digit_is_not_stored_and_gets_the_draw_pages_words(store, judges, picture, message):
-    body = send(store, judges, crowd.new_person_token(), 3, data_url(picture()))
+    body = send(store, judges, inputs.new_person_token(), 3, data_url(picture()))
     assert body == {"status": "not_a_digit", "message": message.replace("**", "")}
     assert store.count(store.current_talk()) == 0
 
@@ -188,7 +189,7 @@ def test_a_garbage_drawing_is_refused_with_a_clear_message_and_crashes_nothing(s
         rgba = np.zeros((SIDE + 40, SIDE, 4), np.uint8)
         rgba[..., 3] = 255
         png = data_url(rgba)
-    body = send(store, judges, crowd.new_person_token(), 3, png)
+    body = send(store, judges, inputs.new_person_token(), 3, png)
     assert body["status"] == "bad_drawing" and "again" in body["message"]
     assert store.count(store.current_talk()) == 0
 
@@ -196,7 +197,7 @@ def test_a_garbage_drawing_is_refused_with_a_clear_message_and_crashes_nothing(s
 def test_a_small_thick_digit_is_stored_with_the_tip_to_draw_bigger(store, judges, mnist):
     (_, _), (x_test, y_test) = mnist
     rgba = canvas_pen.redraw_mnist(x_test[1], pen=22, height=55, canvas=SIDE)
-    body = send(store, judges, crowd.new_person_token(), int(y_test[1]), data_url(rgba))
+    body = send(store, judges, inputs.new_person_token(), int(y_test[1]), data_url(rgba))
     assert body["status"] == "ok" and body["tip"] == preprocess.HEAVY_MESSAGE_FIXED_PEN
 
 
@@ -207,12 +208,12 @@ def test_a_database_that_fails_says_to_send_again_and_stores_nothing(tmp_path, j
 
     rgba, label = drawn(mnist, 1)
     with BrokenStore(tmp_path / "crowd.sqlite3") as store:
-        body = send(store, judges, crowd.new_person_token(), label, data_url(rgba))
+        body = send(store, judges, inputs.new_person_token(), label, data_url(rgba))
         assert body["status"] == "store_error" and "Press Send again" in body["message"]
         assert store.count(store.current_talk()) == 0
 
 
 def test_a_wrong_answer_is_marked_wrong(store, judges, mnist):
     rgba, label = drawn(mnist, 0)  # a 7, sent as a 1
-    body = send(store, judges, crowd.new_person_token(), 1, data_url(rgba))
+    body = send(store, judges, inputs.new_person_token(), 1, data_url(rgba))
     assert body["label"] == 1 and body["answers"]["ann"]["right"] is False and body["answers"]["cnn"]["right"] is False

@@ -17,6 +17,9 @@ from PIL import Image
 
 from mnist_core import data
 from mnist_core.talk import crowd
+from mnist_core.talk import export
+from mnist_core.talk import inputs
+from mnist_core.talk import schema, statistics
 
 ROOT = Path(__file__).resolve().parents[2]
 SHA = {"ann": "a" * 64, "cnn": "c" * 64}
@@ -59,7 +62,7 @@ def png_bytes(rgba):
     return buffer.getvalue()
 
 
-THUMB = crowd.canvas_thumbnail_png(canvas_rgba())
+THUMB = inputs.canvas_thumbnail_png(canvas_rgba())
 
 
 def add(store, talk, i, label=None, ann=None, cnn=None, person=None, image=None):
@@ -93,7 +96,7 @@ def test_database_is_created_in_wal_mode_with_full_sync_and_a_schema_version(sto
     assert db.is_file()
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == crowd.SCHEMA_VERSION
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
     assert store._connection().execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     crowd.CrowdStore(db).close()  # opening again keeps the file as it is
 
@@ -105,7 +108,7 @@ def test_a_foreign_or_newer_file_is_refused_with_the_fix(tmp_path):
         crowd.CrowdStore(junk)
     newer = tmp_path / "newer.sqlite3"
     with sqlite3.connect(newer) as conn:
-        conn.execute(f"PRAGMA user_version = {crowd.SCHEMA_VERSION + 1}")
+        conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION + 1}")
     with pytest.raises(crowd.CrowdStoreError, match="newer version"):
         crowd.CrowdStore(newer)
 
@@ -220,11 +223,11 @@ def test_eight_threads_writing_at_once_lose_nothing(db):
 WRITER = r"""
 import os, sys, time
 import numpy as np
-from mnist_core.talk import crowd
+from mnist_core.talk import crowd, inputs
 path, tag, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 store = crowd.CrowdStore(path)
 talk = store.current_talk()
-png = crowd.canvas_thumbnail_png(np.zeros((300, 300, 4), np.uint8))
+png = inputs.canvas_thumbnail_png(np.zeros((300, 300, 4), np.uint8))
 p = np.full(10, 0.01); p[3] = 0.91
 files = {"ann": ("ann", "a" * 64), "cnn": ("cnn", "c" * 64)}
 while not os.path.exists(go):
@@ -356,8 +359,8 @@ def test_two_tabs_of_one_person_cannot_race_past_the_limit(db):
 def test_the_canvas_component_png_is_decoded_when_it_is_a_real_canvas():
     rgba = canvas_rgba()
     url = "data:image/png;base64," + base64.b64encode(png_bytes(rgba)).decode()
-    np.testing.assert_array_equal(crowd.canvas_png_to_rgba(url), rgba)
-    np.testing.assert_array_equal(crowd.canvas_png_to_rgba(png_bytes(rgba)), rgba)
+    np.testing.assert_array_equal(inputs.canvas_png_to_rgba(url), rgba)
+    np.testing.assert_array_equal(inputs.canvas_png_to_rgba(png_bytes(rgba)), rgba)
 
 
 @pytest.mark.parametrize("value, message", [
@@ -372,24 +375,24 @@ def test_the_canvas_component_png_is_decoded_when_it_is_a_real_canvas():
 ])
 def test_hostile_component_values_get_a_clear_message(value, message):
     with pytest.raises(crowd.CrowdInputError, match=message):
-        crowd.canvas_png_to_rgba(value)
+        inputs.canvas_png_to_rgba(value)
 
 
 def test_a_png_header_claiming_a_huge_image_is_refused_before_decoding():
     raw = bytearray(png_bytes(canvas_rgba(64)))
     raw[16:24] = (100_000).to_bytes(4, "big") * 2  # a decompression bomb's claim
     with pytest.raises(crowd.CrowdInputError, match="100000×100000 px"):
-        crowd.canvas_png_to_rgba(bytes(raw), expected_size=None)
+        inputs.canvas_png_to_rgba(bytes(raw), expected_size=None)
 
 
 def test_the_stored_canvas_picture_is_a_small_grayscale_png_even_for_noise():
     noise = np.random.default_rng(0).integers(0, 256, (1200, 1200, 4), dtype=np.uint8)
     for canvas in (canvas_rgba(), noise, png_bytes(canvas_rgba())):
-        png = crowd.canvas_thumbnail_png(canvas)
-        assert len(png) <= crowd.MAX_STORED_PNG_BYTES
+        png = inputs.canvas_thumbnail_png(canvas)
+        assert len(png) <= inputs.MAX_STORED_PNG_BYTES
         image = Image.open(io.BytesIO(png))
-        assert image.size == (crowd.THUMBNAIL_SIDE,) * 2 and image.mode == "L"
-    small = np.asarray(Image.open(io.BytesIO(crowd.canvas_thumbnail_png(canvas_rgba()))))
+        assert image.size == (inputs.THUMBNAIL_SIDE,) * 2 and image.mode == "L"
+    small = np.asarray(Image.open(io.BytesIO(inputs.canvas_thumbnail_png(canvas_rgba()))))
     assert small.max() > 200 and small[0, 0] == 0  # white ink on black, like the canvas
 
 
@@ -446,7 +449,7 @@ def test_npz_and_idx_exports_round_trip(store, tmp_path):
         np.testing.assert_array_equal(npz["x"], images)
         np.testing.assert_array_equal(npz["y"], labels)
     assert store.export_idx(talk, tmp_path / "idx") == 12
-    image_path, label_path = crowd.idx_paths(talk, tmp_path / "idx")
+    image_path, label_path = export.idx_paths(talk, tmp_path / "idx")
     np.testing.assert_array_equal(data.parse_idx(image_path.read_bytes()), images)
     np.testing.assert_array_equal(data.parse_idx(label_path.read_bytes()), labels)
     assert sorted(p.name for p in (tmp_path / "idx").iterdir()) == sorted([image_path.name, label_path.name])
@@ -463,7 +466,7 @@ def test_in_memory_exports_for_the_talk_page_round_trip_and_leave_out_hidden_dig
         np.testing.assert_array_equal(npz["x"], images[:11])
         np.testing.assert_array_equal(npz["y"], labels[:11])
     with zipfile.ZipFile(io.BytesIO(store.idx_zip_bytes(talk))) as archive:
-        image_path, label_path = crowd.idx_paths(talk, ".")
+        image_path, label_path = export.idx_paths(talk, ".")
         assert sorted(archive.namelist()) == sorted([image_path.name, label_path.name])
         np.testing.assert_array_equal(data.parse_idx(archive.read(image_path.name)), images[:11])
         np.testing.assert_array_equal(data.parse_idx(archive.read(label_path.name)), labels[:11])
@@ -496,7 +499,7 @@ def test_the_cli_lists_talks_and_exports_them(db, tmp_path):
 
     done = run_cli("export", "--talk", str(old), "--format", "idx", "--out", str(tmp_path / "idx"), db=db)
     assert done.returncode == 0, done.stderr
-    image_path, label_path = crowd.idx_paths(old, tmp_path / "idx")
+    image_path, label_path = export.idx_paths(old, tmp_path / "idx")
     np.testing.assert_array_equal(data.parse_idx(image_path.read_bytes()), images)
     np.testing.assert_array_equal(data.parse_idx(label_path.read_bytes()), labels)
 
@@ -526,9 +529,9 @@ def test_scoreboard_confusion_and_the_digits_that_fooled_both(store):
     assert board["ann"].models == ("ann",)
     # Wilson 95% for 8 of 12: 0.3906 – 0.8619 (as statsmodels' proportion_confint(method="wilson") gives).
     assert (board["ann"].low, board["ann"].high) == pytest.approx((0.3906, 0.8619), abs=1e-4)
-    assert crowd.wilson_interval(8, 10) == pytest.approx((0.4902, 0.9433), abs=1e-4)
-    assert crowd.wilson_interval(10, 10) == pytest.approx((0.7225, 1.0), abs=1e-4)
-    assert crowd.wilson_interval(0, 0) == (0.0, 1.0)
+    assert statistics.wilson_interval(8, 10) == pytest.approx((0.4902, 0.9433), abs=1e-4)
+    assert statistics.wilson_interval(10, 10) == pytest.approx((0.7225, 1.0), abs=1e-4)
+    assert statistics.wilson_interval(0, 0) == (0.0, 1.0)
 
     ann = store.confusion(talk, "ann")
     assert ann.shape == (10, 10) and ann.sum() == 12
@@ -571,21 +574,21 @@ def test_a_database_of_schema_1_is_upgraded_in_place_and_keeps_its_digits(tmp_pa
         INSERT INTO talks (title, created) VALUES ('An old talk', 1.0);
         PRAGMA user_version = 1;""")
     conn.execute("INSERT INTO digits (talk_id, created, person, label, image, canvas_png) VALUES (1, 2.0, ?, 4, ?, ?)",
-                 ("p" * 22, bytes(784), crowd.canvas_thumbnail_png(np.zeros((40, 40, 4), np.uint8))))
+                 ("p" * 22, bytes(784), inputs.canvas_thumbnail_png(np.zeros((40, 40, 4), np.uint8))))
     conn.commit()
     conn.close()
     with crowd.CrowdStore(path) as store:
         assert store.talks()[0].digits == 1 and store.digit(1).label == 4
         assert len(store.room_secret()) == 32 and store.room_secret() == store.room_secret()
-        person = crowd.new_person_token()
-        first = store.add_digit(1, person, 3, np.zeros((28, 28), np.uint8), crowd.canvas_thumbnail_png(np.zeros((40, 40, 4), np.uint8)),
+        person = inputs.new_person_token()
+        first = store.add_digit(1, person, 3, np.zeros((28, 28), np.uint8), inputs.canvas_thumbnail_png(np.zeros((40, 40, 4), np.uint8)),
                                 {"ann": [0.1] * 10}, {"ann": ("ann", "ab" * 32)}, send_id="upgraded-1")
         assert store.add_digit(1, person, 3, np.zeros((28, 28), np.uint8),
-                               crowd.canvas_thumbnail_png(np.zeros((40, 40, 4), np.uint8)),
+                               inputs.canvas_thumbnail_png(np.zeros((40, 40, 4), np.uint8)),
                                {"ann": [0.1] * 10}, {"ann": ("ann", "ab" * 32)}, send_id="upgraded-1") == first
         assert store.sent_digit(person, "upgraded-1").id == first and store.count(1) == 2
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == crowd.SCHEMA_VERSION
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
 
 
 def test_the_room_secret_is_the_same_for_every_process_on_one_database(tmp_path):

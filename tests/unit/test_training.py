@@ -99,7 +99,7 @@ def test_background_run_can_be_read_while_it_runs_and_stopped(mnist):
 
 
 def test_a_killed_worker_ends_as_a_failed_run_and_frees_its_slot(mnist, monkeypatch):
-    monkeypatch.setattr(training.runs, "_run_slots", threading.BoundedSemaphore(1))
+    monkeypatch.setattr(training.worker_process, "_run_slots", threading.BoundedSemaphore(1))
     run = TrainingRun(TrainingConfig("seed000-ann", epochs=50, train_size=4000, batch_size=32), data=small(mnist))
     run.start()
     wait_for_progress(run)
@@ -131,7 +131,7 @@ def test_the_worker_exits_when_the_server_is_gone(mnist):
 
 
 def test_server_cap_refuses_a_run_beyond_it(mnist, monkeypatch):
-    monkeypatch.setattr(training.runs, "_run_slots", threading.BoundedSemaphore(1))
+    monkeypatch.setattr(training.worker_process, "_run_slots", threading.BoundedSemaphore(1))
     first = TrainingRun(TrainingConfig("seed000-ann", epochs=50, train_size=4000), data=small(mnist)).start()
     try:
         with pytest.raises(training.TrainingBusyError, match="cap"):
