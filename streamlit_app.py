@@ -76,7 +76,9 @@ def closed_pages() -> list:
 
 
 def main() -> None:
-    from app_pages.common import model_toggle, projector_preset, projector_toggle, talk_role
+    from app_pages.common import model_toggle
+    from app_pages.projector import projector_preset, projector_toggle
+    from app_pages.talk_roles import talk_role
 
     st.set_page_config(page_title="MNIST: ANN vs CNN, live", page_icon="✍️", layout="wide")
     # Talk mode (MNIST_TALK_KEY set): only the presenter gets the pages. Without talk mode: every page.

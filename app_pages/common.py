@@ -1,17 +1,19 @@
-"""What every page shares: cached data and models, the global ANN/CNN toggle, the projector preset,
-friendly errors."""
+"""What every page shares: MNIST, the models and what is measured of them (one trip into the core,
+mnist_core.analysis.measured), the model picker, the global ANN/CNN toggle, each model's colour,
+and friendly errors. The projector preset is in projector.py, talk-mode roles in talk_roles.py."""
 
 from __future__ import annotations
 
-import math
+import contextlib
 
-import numpy as np
 import streamlit as st
 
+from app_pages.projector import projector_on
 from mnist_core import charts
 from mnist_core.analysis import evaluation
-from mnist_core.models import registry
+from mnist_core.analysis.measured import MeasuredModel, measured_model
 from mnist_core.data import MnistUnavailableError, load_mnist_dataset
+from mnist_core.models import registry
 from mnist_core.models.inference import Classifier, load_classifier
 
 TOGGLE_KEY = "model_toggle"
@@ -64,6 +66,29 @@ def models_of_kind(kind: str) -> list[str]:
     return [m["name"] for m in saved_models() if m["kind"] == kind]
 
 
+def pick_models(kinds: list[str], key: str, places=None, wanted: dict | None = None,
+                remember: bool = False) -> dict[str, str]:
+    """The one model picker: for each shown family a selectbox of its saved models (the shipped one
+    first), keyed `{key}_{kind}`, in the sidebar's "Models on this page" unless `places` (a container
+    per family) are given. `wanted` (kind → name) selects what another page asked for; `remember`
+    keeps the choice across pages (Streamlit drops a widget's value once another page ran)."""
+    state, chosen = st.session_state, {}
+    with st.sidebar.expander("Models on this page", expanded=False) if places is None else contextlib.nullcontext():
+        for n, kind in enumerate(kinds):
+            names, widget = models_of_kind(kind) or [kind], f"{key}_{kind}"
+            if remember and widget not in state and f"kept-{widget}" in state:
+                state[widget] = state[f"kept-{widget}"]
+            if (wanted or {}).get(kind) in names:  # the model the person was looking at
+                state[widget] = wanted[kind]
+            if widget in state and state[widget] not in names:
+                state.pop(widget)  # deleted since: back to the first
+            where = st if places is None else places[n]
+            chosen[kind] = where.selectbox(f"{KIND_LABEL[kind]} model", names, key=widget)
+            if remember:
+                state[f"kept-{widget}"] = chosen[kind]
+    return chosen
+
+
 def selected_kinds() -> list[str]:
     """The global toggle as model families: ['ann'], ['cnn'] or ['ann', 'cnn']."""
     choice = st.session_state.get(TOGGLE_KEY) or "Both"
@@ -76,88 +101,6 @@ def model_toggle() -> None:
         st.session_state[TOGGLE_KEY] = "Both"
     st.sidebar.segmented_control("Models shown", TOGGLE_OPTIONS, key=TOGGLE_KEY,
                                  help="Every page that shows a model honours this switch.")
-
-
-# ------------------------------------------------------------------ the projector preset
-
-PROJECTOR_KEY = "projector_mode"  # the sidebar toggle's key: this session's preset, on or off
-PROJECTOR_CHOSEN_KEY = "projector_chosen"  # True once the person chose (the toggle, or the URL)
-PROJECTOR_PARAM = "projector"  # ?projector=1
-
-# Larger type and high contrast, for every page while the preset is on. Selectors checked in
-# Chromium against Streamlit 1.67's DOM (data-testid attributes). Streamlit sizes its type and
-# spacing in rem, so a 20 px root (PROJECTOR_SCALE) is 1.25× all of it at once.
-PROJECTOR_SCALE = "html { font-size: 20px; }\n"
-PROJECTOR_RULES = """/* Pure black text (the theme's is dark grey). Captions are drawn at 60% opacity, 3.9:1 on white:
-   too light for a projector; opaque dark grey is 12.6:1 and still reads as secondary. */
-.stApp, [data-testid="stSidebar"], [data-testid="stSidebarNavLink"] span, [data-testid="stWidgetLabel"] p,
-[data-testid="stMetricValue"], [data-testid="stButtonGroup"] button, [data-testid="stSliderTickBar"],
-.stApp input, .stApp textarea {
-  color: #000;
-}
-[data-testid="stCaptionContainer"] { opacity: 1; color: #333; font-size: 0.95rem; }
-/* The numbers the room reads. */
-[data-testid="stMetricValue"] { font-size: 2.6rem; font-weight: 600; }
-[data-testid="stMetricLabel"] p { font-size: 1rem; }
-[data-testid="stMetricDelta"] { font-size: 1rem; }
-/* Labels, buttons, tabs, expanders and tables at the body size instead of Streamlit's 0.875. */
-[data-testid="stWidgetLabel"] p, [data-testid^="stBaseButton"] p, [data-testid="stTab"] p,
-[data-testid="stExpander"] summary p, .stApp table { font-size: 1rem; }
-.stApp th, .stApp td { border-color: #555; }
-/* Bordered containers, forms and expanders: 2 px and dark. An unbordered block has no border
-   style, so neither width nor colour changes anything there. */
-[data-testid="stVerticalBlock"], [data-testid="stForm"], [data-testid="stExpander"] details {
-  border-width: 2px; border-color: #555;
-}
-"""
-
-
-def projector_on() -> bool:
-    """Whether this session shows the projector preset (larger type, high contrast, Okabe–Ito colours)."""
-    return bool(st.session_state.get(PROJECTOR_KEY))
-
-
-def projector_preset(talk_page: bool = False) -> None:
-    """Decide this session's projector preset, keep `?projector=1` in the address while it is on
-    (a reload, or a link copied off the projector, keeps it), and style the page. Called by
-    streamlit_app.py on every run, before the sidebar's toggle and before the page draws.
-
-    The session's first run reads the address. The Talk page is the presenter's projector page, so
-    opening it (`talk_page`) turns the preset on, unless the person chose already: switched the
-    toggle, or opened an address with `projector=0` or `=1`. Deciding here, not in talk.py, is
-    simplest: the toggle, drawn just after, shows the state, and Streamlit forbids setting a widget's
-    value once the widget is drawn."""
-    state = st.session_state
-    if PROJECTOR_KEY not in state:
-        asked = st.query_params.get(PROJECTOR_PARAM)
-        state[PROJECTOR_KEY] = asked == "1"
-        if asked in ("0", "1"):
-            state[PROJECTOR_CHOSEN_KEY] = True
-    if talk_page and not state.get(PROJECTOR_CHOSEN_KEY):
-        state[PROJECTOR_KEY] = True
-    on = projector_on()
-    # Changed only when different: a page switch drops the query string, so this puts it back.
-    if on and st.query_params.get(PROJECTOR_PARAM) != "1":
-        st.query_params[PROJECTOR_PARAM] = "1"
-    elif not on and PROJECTOR_PARAM in st.query_params:
-        del st.query_params[PROJECTOR_PARAM]
-    if on:
-        # Not the 1.25× root on the Talk page: it sets its own projector sizes (talk.STYLE) for three
-        # rows of tiles on a 1080 px screen, and 1.25× more wrapped every verdict and pushed the
-        # third row off the screen (seen in Chromium at 1920×1080).
-        scale = "" if talk_page else PROJECTOR_SCALE
-        st.html(f"<style>\n{scale}{PROJECTOR_RULES}</style>")  # style only: kept out of the page's flow
-
-
-def _projector_chosen() -> None:
-    st.session_state[PROJECTOR_CHOSEN_KEY] = True
-
-
-def projector_toggle() -> None:
-    """The sidebar's switch for the projector preset (its state is set by projector_preset)."""
-    st.sidebar.toggle("Projector mode", key=PROJECTOR_KEY, on_change=_projector_chosen,
-                      help="Larger type, high contrast and colour-blind-safe ANN/CNN colours, for a "
-                           "room. Kept in the address as `?projector=1`.")
 
 
 def kind_color(kind: str | None, index: int = 0) -> str:
@@ -202,46 +145,41 @@ def save_model_form(form_key: str, model_file, card, label: str, default_name: s
                            icon=":material/save:")
 
 
-@st.cache_data(show_spinner="Scoring the 10,000 test images …", max_entries=16)
-def test_predictions(name: str, file_hash: str) -> np.ndarray:
-    """(10000, 10) probabilities of a model on the test set, cached by the file's content hash:
-    here per server, on disk across servers (mnist_core.analysis.evaluation)."""
-    return evaluation.test_set_probabilities(name, dataset())
+def measured(name: str) -> MeasuredModel | None:
+    """The named model and what is measured of it (one trip into the core, per file version), or
+    None after showing the error that names the file and the fix."""
+    try:
+        return measured_model(name, dataset())
+    except registry.ModelLoadError as exc:  # missing, corrupt or foreign
+        st.error(str(exc), icon=":material/error:")
+        return None
+
+
+def _measure(name: str, measure: str, spinner: str):
+    model = measured(name)
+    if model is None:
+        return None
+    if measure in vars(model):  # measured before: no spinner
+        return getattr(model, measure)
+    with st.spinner(spinner):
+        return getattr(model, measure)
 
 
 def model_hash(name: str) -> str | None:
     """The model file's content hash (what its cached results are keyed by), or None after showing
     the error when the model is missing or unreadable."""
-    try:
-        file_hash = registry.file_hash(name)
-    except FileNotFoundError:
-        classifier(name)  # shows the error
-        return None
-    return file_hash if classifier(name) is not None else None
+    model = measured(name)
+    return None if model is None else model.file_hash
 
 
 def evaluation_of(name: str) -> evaluation.Evaluation | None:
-    file_hash = model_hash(name)
-    if file_hash is None:
-        return None
-    return evaluation.Evaluation(test_predictions(name, file_hash), dataset().y_test)
-
-
-# cache_resource, not cache_data: the Draw page reads it on every stroke of every session, and
-# cache_data would unpickle a copy each time; the result is shared read-only.
-@st.cache_resource(show_spinner="Measuring how honest the model's confidence is …", max_entries=16)
-def calibration_for(name: str, file_hash: str):
-    # Keyed by the file's hash, like test_predictions: a model saved over the name is measured again.
-    from mnist_core.analysis import calibration
-
-    return calibration.calibrate(load_classifier(name), test_predictions(name, file_hash), dataset().y_test)
+    return _measure(name, "evaluation", "Scoring the 10,000 test images …")
 
 
 def calibration_of(name: str):
     """The model's mnist_core.analysis.calibration.Calibration (its unsure threshold and what it catches),
     or None after showing the error when the model is missing or unreadable."""
-    file_hash = model_hash(name)
-    return None if file_hash is None else calibration_for(name, file_hash)
+    return _measure(name, "calibration", "Measuring how honest the model's confidence is …")
 
 
 def percent(value: float | None, digits: int = 2) -> str:
@@ -256,58 +194,6 @@ def markdown_table(rows: list[dict]) -> str:
     cells = [[f"{row[k]:,}" if isinstance(row[k], int) else str(row[k]) for k in keys] for row in rows]
     return "\n".join(["| " + " | ".join(keys) + " |", "|" + " --- |" * len(keys)]
                      + ["| " + " | ".join(c.replace("|", "\\|") for c in line) + " |" for line in cells])
-
-
-# ------------------------------------------------------------------ talk mode: roles
-
-ROLE_KEY = "talk_role"  # "presenter" once this session showed the key
-
-
-def talk_role() -> str | None:
-    """None when talk mode is off (`make run`: one person, every page). In talk mode: "presenter"
-    once this session showed the key (the cookie that /talk?key=KEY sets, the key in the address,
-    or the Talk page's key field), else "audience": the phones' page is /join, outside Streamlit."""
-    from mnist_core.talk import presenter
-
-    if not presenter.is_talk_mode():
-        return None
-    if "key" in st.query_params:
-        if presenter.KEY_GUARD.check(client_address(), st.query_params.get("key")):
-            st.session_state[ROLE_KEY] = "presenter"
-        del st.query_params["key"]  # never left on show: the projector shows this address bar
-    if presenter.is_presenter_cookie(st.context.cookies.get(presenter.PRESENTER_COOKIE)):
-        st.session_state[ROLE_KEY] = "presenter"
-    return st.session_state.get(ROLE_KEY, "audience")
-
-
-def client_address() -> str:
-    """The browser's address, for the key guard; "unknown" where Streamlit has none (a test)."""
-    address = st.context.ip_address
-    return address if isinstance(address, str) and address else "unknown"
-
-
-def accept_presenter_key(given: str) -> str | None:
-    """None when `given` is the key (the session becomes the presenter's); else what to tell the
-    person. Repeated wrong keys are slowed down (presenter.KeyGuard, per client address)."""
-    from mnist_core.talk import presenter
-
-    wait = presenter.KEY_GUARD.wait(client_address())
-    if wait:
-        return f"Too many wrong keys: wait {math.ceil(wait)} s, then try again."
-    if presenter.KEY_GUARD.check(client_address(), given):
-        st.session_state[ROLE_KEY] = "presenter"
-        return None
-    return ("That is not the presenter's key. Use the key `make talk` printed (the `key=` part of the presenter's "
-            f"URL, or `MNIST_TALK_KEY` if you set it yourself). Wait {math.ceil(presenter.KEY_GUARD.wait(client_address()))} s "
-            "before the next try: each wrong key doubles the wait.")
-
-
-@st.cache_resource(show_spinner=False)
-def crowd_store():
-    """The room's digit store, shared by every session (CrowdStore is thread-safe)."""
-    from mnist_core.talk.crowd import CrowdStore
-
-    return CrowdStore()
 
 
 # ------------------------------------------------------------------ opening a digit in Inside the models

@@ -4,12 +4,14 @@ the unsure threshold the Draw page uses. The figures come from mnist_core.analys
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import streamlit as st
 
+from app_pages import common
 from mnist_core import charts
 from mnist_core.analysis import calibration
-from app_pages import common
 
 CONFIDENT = 0.9  # "says a digit, at least 90% sure": the summary of the answers to non-digits
 # Per kind of non-digit: the tab's name, the chart's title and its x axis.
@@ -26,14 +28,14 @@ def non_digit_figures(shown: tuple, seed: int) -> dict:
     extra = calibration.non_digits(seed)
     kinds = np.asarray(extra.kinds)
     figures = {}
-    for kind_of_image in calibration.KINDS:
+    for kind_of_image in calibration.NON_DIGIT_KINDS:
         _, title, axis = NON_DIGIT_TABS[kind_of_image]
         rows = np.flatnonzero(kinds == kind_of_image)
         names = [extra.names[i] for i in rows]
         ticks = [n.removeprefix("letter ") if kind_of_image == "letter" else str(i + 1) for i, n in enumerate(names)]
         models = []
         for _, name, file_hash, label, color in shown:
-            result = common.calibration_for(name, file_hash)
+            result = common.calibration_of(name)
             models.append({"label": label, "color": color, "threshold": result.threshold,
                            "probabilities": result.non_digit_probabilities[rows]})
         figures[kind_of_image] = charts.non_digit_answers(
@@ -55,11 +57,19 @@ def honest_confidence_section(chosen: dict[str, str]) -> None:
     if not measured:
         return
 
-    def label(kind: str) -> str:
-        return common.model_label(kind, chosen[kind])
+    label = functools.partial(_label, chosen)
+    on_test_digits(measured, label)
+    extra = on_non_digits(measured, chosen, label)
+    unsure_threshold(measured, label, len(extra))
 
+
+def _label(chosen: dict[str, str], kind: str) -> str:
+    return common.model_label(kind, chosen[kind])
+
+
+def on_test_digits(measured: dict, label) -> None:
+    """Each model's calibration error, and the reliability diagram: how often it is right by how sure."""
     any_measure = next(iter(measured.values()))
-    # ---- on test digits
     columns = st.columns(len(measured))
     for column, (kind, result) in zip(columns, measured.items()):
         applied = "applied on the Draw page" if result.temperature != 1.0 else "not applied: no clear gain"
@@ -80,7 +90,10 @@ def honest_confidence_section(chosen: dict[str, str]) -> None:
         curves, title=f"How often each model is right, by how sure it was ({any_measure.measured_on:,} test images)"),
         width="stretch", key="reliability-diagram")
 
-    # ---- on things that are not digits
+
+def on_non_digits(measured: dict, chosen: dict[str, str], label):
+    """What each model answers to letters, scribbles and noise, and how sure it is; the non-digits."""
+    any_measure = next(iter(measured.values()))
     extra = calibration.non_digits(any_measure.seed)
     columns = st.columns(len(measured))
     for column, (kind, result) in zip(columns, measured.items()):
@@ -90,14 +103,17 @@ def honest_confidence_section(chosen: dict[str, str]) -> None:
                       f"{flagged} of {len(extra)} flagged unsure", delta_color="off", delta_arrow="off",
                       help="Letters, scribbles and noise: none of them is a digit, yet a softmax always shares "
                            "100% among the ten digits.")
-    tabs = st.tabs([NON_DIGIT_TABS[k][0] for k in calibration.KINDS])
+    tabs = st.tabs([NON_DIGIT_TABS[k][0] for k in calibration.NON_DIGIT_KINDS])
     shown = tuple((kind, chosen[kind], common.model_hash(chosen[kind]), label(kind), common.kind_color(kind))
                   for kind in measured)
     for tab, (kind_of_image, figure) in zip(tabs, non_digit_figures(shown, any_measure.seed).items()):
         with tab:
             common.plotly_chart(figure, width="stretch", key=f"non-digits-{kind_of_image}")
+    return extra
 
-    # ---- the unsure threshold
+
+def unsure_threshold(measured: dict, label, non_digits: int) -> None:
+    """What each model's unsure threshold catches: its mistakes, its right answers, the non-digits."""
     shares = [{"label": f"{label(kind)} · unsure below {result.threshold:.0%}", "color": common.kind_color(kind),
                "shares": {"its test mistakes": result.caught_mistakes,
                           "its right test answers": result.flagged_correct,
@@ -109,7 +125,7 @@ def honest_confidence_section(chosen: dict[str, str]) -> None:
         f"**{label(kind)}** is unsure below **{result.threshold:.1%}**: it catches "
         f"{round(result.caught_mistakes * result.mistakes)} of its {result.mistakes} mistakes and "
         f"{result.flagged_correct:.1%} of its right answers on {result.measured_on:,} test images, and "
-        f"{round(result.flagged_non_digits * len(extra))} of the {len(extra)} non-digits."
+        f"{round(result.flagged_non_digits * non_digits)} of the {non_digits} non-digits."
         for kind, result in measured.items())
         + f"  \nThe threshold is where {calibration.CORRECT_FLAG_RATE:.0%} of the model's right answers on the "
           "other half of the test set fall below: a clear digit is called unsure about once in a hundred.")

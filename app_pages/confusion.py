@@ -3,10 +3,10 @@
 import numpy as np
 import streamlit as st
 
+from app_pages import common
 from mnist_core import charts
 from mnist_core.analysis import evaluation
 from mnist_core.models import writeups
-from app_pages import common
 
 GALLERY_COLUMNS = 10
 
@@ -15,11 +15,8 @@ ds = common.dataset()
 kinds = common.selected_kinds()
 
 # One model per family the global toggle shows; any saved model of that family can be picked.
-chosen = {}
 pickers = st.columns(len(kinds) + 1)
-for column, kind in zip(pickers, kinds):
-    names = common.models_of_kind(kind) or [kind]
-    chosen[kind] = column.selectbox(f"{common.KIND_LABEL[kind]} model", names, key=f"confusion_model_{kind}")
+chosen = common.pick_models(kinds, "confusion_model", places=pickers)
 normalise = pickers[-1].segmented_control("Cells show", ["counts", "row %"], default="counts",
                                           key="confusion_normalise") == "row %"
 

@@ -3,9 +3,9 @@
 import numpy as np
 import streamlit as st
 
+from app_pages import common
 from mnist_core import charts
 from mnist_core.data import dataset_views
-from app_pages import common
 
 PAGE_SIZE = 40
 COLUMNS = 10
@@ -123,7 +123,8 @@ with means:
         common.plotly_chart(figures["mean"], width="stretch", key="mean_images")
         st.caption("The average of every image of each digit. A network with no hidden layer can only "
                    "compare a digit with templates much like these, which is why such a linear model "
-                   "stalls near 92%: a slanted 1 or an open 4 does not match its blurry template.")
+                   "stalls well below the networks on the Train page: a slanted 1 or an open 4 does not "
+                   "match its blurry template.")
     else:
         common.plotly_chart(figures["variance"], width="stretch", key="variance_images")
         st.caption("Standard deviation per pixel: bright where writers disagree about where the ink goes. "

@@ -8,9 +8,8 @@ import streamlit as st
 
 from app_pages import common
 from mnist_core import charts, training
+from mnist_core.models import presets, registry
 from mnist_core.training import experiments
-from mnist_core.models import presets
-from mnist_core.models import registry
 
 NAMES = {"ann": "ANN", "cnn": "CNN"}
 SHOWN_DIGITS = list(range(8))  # the first test digits, for the pictures of shuffled and corrupted digits

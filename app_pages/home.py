@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from mnist_core.models import presets
 from app_pages import common
+from mnist_core.models import presets
 
 st.title("✍️ MNIST: ANN vs CNN, live")
 st.markdown(

@@ -4,11 +4,11 @@ test image). Everything is computed in mnist_core.analysis.explain from the NumP
 import numpy as np
 import streamlit as st
 
+from app_pages import common
+from app_pages.confidence import honest_confidence_section
 from mnist_core import charts
 from mnist_core.analysis import explain
 from mnist_core.models.inference import load_classifier
-from app_pages import common
-from app_pages.confidence import honest_confidence_section
 
 SOURCE_KEY, INDEX_KEY = "inside_source", "inside_index"
 DRAWING, TEST = "Your last drawing", "A test image"
@@ -40,20 +40,10 @@ ds = common.dataset()
 kinds = common.selected_kinds()
 state = st.session_state
 request = state.pop(common.INSIDE_REQUEST_KEY, None) or {}  # from the Draw and Confusion pages' buttons
-model_keys = {kind: f"inside_model_{kind}" for kind in kinds}
-for key in [SOURCE_KEY, INDEX_KEY, *model_keys.values()]:  # widgets forget their value once another page ran
+for key in [SOURCE_KEY, INDEX_KEY]:  # widgets forget their value once another page ran
     if key not in state and f"kept-{key}" in state:
         state[key] = state[f"kept-{key}"]
-chosen = {}
-with st.sidebar.expander("Models on this page", expanded=False):
-    for kind in kinds:
-        names = common.models_of_kind(kind) or [kind]
-        if request.get("models", {}).get(kind) in names:  # the model the person was looking at
-            state[model_keys[kind]] = request["models"][kind]
-        if state.get(model_keys[kind]) not in names:
-            state.pop(model_keys[kind], None)  # deleted since: back to the first
-        chosen[kind] = st.selectbox(f"{common.KIND_LABEL[kind]} model", names, key=model_keys[kind])
-        state[f"kept-{model_keys[kind]}"] = chosen[kind]
+chosen = common.pick_models(kinds, "inside_model", wanted=request.get("models"), remember=True)
 classifiers = {kind: common.classifier(name) for kind, name in chosen.items()}
 classifiers = {kind: c for kind, c in classifiers.items() if c is not None}
 if not classifiers:
@@ -152,8 +142,8 @@ if "ann" in results and results["ann"].units is not None:
                                                     f"the score of {target}: their weights",
                                               numbers=units.units, hover_name="unit"), width="stretch", key="inside-ann-units")
     common.plotly_chart(charts.evidence_flow(units.shares, [f"unit {u}" for u in units.units], target,
-                                             title=f"How these units' evidence flows to the ten outputs "
-                                                   f"(score shares; the answer's column framed)"),
+                                             title="How these units' evidence flows to the ten outputs "
+                                                   "(score shares; the answer's column framed)"),
                         width="stretch", key="inside-ann-flow")
 
 # ------------------------------------------------------------------ the CNN

@@ -5,22 +5,14 @@ import html
 
 import streamlit as st
 
-from mnist_core import charts, training
-from mnist_core.talk import room_learning
+from app_pages import common, talk_roles
+from app_pages.talk_parts import lesson, wall
+from mnist_core import charts
 from mnist_core.talk import presenter
-from mnist_core.analysis import verdict
-from app_pages import common
 
-WALL_TILES = 18  # 3 rows of 6, newest first (top left): tiles big enough to read from the back
-WALL_COLUMNS = 6
-WALL_SECONDS = 1.5  # new tiles appear within 2 s of Send
-WALL_PER_REFRESH = 6  # new tiles per refresh, 4 a second: a hall's 100 digits/s would be a blur
-WALL_KEY = "talk_wall"  # this session's wall: its talk and its tiles' ids
-MODERATE_PAGE = 30  # digits per page under "Every digit"
 SCORES_SECONDS = 5.0
 FOOLED_SHOWN = 16
 QR_WIDTH = 360  # px on a 1920-wide projector: about 1/5 of the screen, readable from the back of a room
-LESSON_CHANGES_SHOWN = 8
 SHOWN_KEY = "talk_shown"  # None: the current talk, live; else the id of an earlier talk (read-only)
 
 # Page-local styles, scoped by the containers' keys (st-key-…) so no other page changes: a
@@ -40,7 +32,7 @@ STYLE = """<style>
 .tile-verdict .unsure { color: #444; }
 </style>"""
 
-role = common.talk_role()
+role = talk_roles.talk_role()
 if role is None:  # not reachable from the navigation without talk mode; a clear word if it is
     st.title("Talk mode is off")
     st.info("Start the app with `make talk` (it sets `MNIST_TALK_KEY`) to let a room draw on their phones.",
@@ -56,13 +48,13 @@ if role != "presenter":
         given = st.text_input("Presenter's key", type="password", key="presenter_key_input", width=480)
         unlock = st.form_submit_button("Unlock", icon=":material/lock_open:")
     if unlock:
-        refused = common.accept_presenter_key(given)
+        refused = talk_roles.accept_presenter_key(given)
         if refused is None:
             st.rerun()
         st.error(refused, icon=":material/key_off:")
     st.stop()
 
-store = common.crowd_store()
+store = talk_roles.crowd_store()
 kinds = common.selected_kinds()  # the sidebar's Models shown switch holds here too
 
 
@@ -83,27 +75,6 @@ def shown_talk() -> tuple[int, bool]:
     return (current, True) if chosen is None or chosen == current else (chosen, False)
 
 
-def unsure_rules() -> dict:
-    """Each shown model's unsure rule (the Draw page's and the phones'), measured once per model file."""
-    return {kind: common.calibration_of(kind) for kind in kinds}
-
-
-def verdict_html(digit, rules: dict) -> str:
-    """A tile's text: the prompted label, then each model's answer in its colour with ✓ or ✗, and
-    a "?" where its one verdict says it was unsure. Only integers and fixed words go into this HTML."""
-    parts = []
-    for kind in kinds:
-        if kind not in digit.probabilities:
-            continue
-        answer = verdict.answer(kind, digit.model_files[kind][0], digit.probabilities[kind], rules.get(kind))
-        right = answer.right(digit.label)
-        parts.append(f"<span style='color:{common.kind_color(kind)}'>{common.KIND_LABEL[kind]}</span> "
-                     f"{answer.digit}" + ("<span class='unsure' title='unsure'>?</span>" if answer.unsure else "")
-                     + f"<span class='{'right' if right else 'wrong'}'>{'✓' if right else '✗'}</span>")
-    return (f"<div class='tile-asked'>asked <b>{digit.label}</b></div>"
-            f"<div class='tile-verdict'>{'<br>'.join(parts)}</div>")
-
-
 def join_panel() -> None:
     """The QR code and the address, as big as a room needs."""
     url = join_address(st.get_option("server.port"))
@@ -122,7 +93,7 @@ def join_panel() -> None:
 # bytes is the same media file, so nothing flickers. The fragment is on this page for as long as the
 # page is open, and everything it draws stays inside its own container, so a full rerun (Hide, New
 # talk) never finds a stale fragment drawing over other elements.
-@st.fragment(run_every=WALL_SECONDS)
+@st.fragment(run_every=wall.WALL_SECONDS)
 def live_top() -> None:
     with st.container(key="talk-top"):
         talk_id, live = shown_talk()
@@ -133,66 +104,7 @@ def live_top() -> None:
             with st.container(key="talk-count"):
                 st.metric("Digits received", f"{store.count(talk_id):,}")
         with wall_column:
-            wall(talk_id, live)
-
-
-def wall_tiles(talk_id: int, live: bool) -> tuple[list, bool]:
-    """(the digits on the wall, newest first; whether digits arrive faster than the wall shows them).
-    Live, at most WALL_PER_REFRESH tiles change a refresh (presenter.pace_wall); an earlier talk shows its newest."""
-    if not live:
-        return store.latest(talk_id, WALL_TILES), False
-    wall = st.session_state.get(WALL_KEY)
-    shown = wall["ids"] if wall is not None and wall["talk"] == talk_id else []
-    ids, behind = presenter.pace_wall(shown, store.newer_ids(talk_id, 0, WALL_TILES), WALL_PER_REFRESH)
-    st.session_state[WALL_KEY] = {"talk": talk_id, "ids": ids}
-    return store.visible(ids), behind
-
-
-def tile(digit, live: bool, rules: dict, key: str) -> None:
-    with st.container(border=True, gap="small"):
-        st.image(charts.enlarge(digit.image, 6), width="stretch")  # 168 px, crisp pixels
-        st.markdown(verdict_html(digit, rules), unsafe_allow_html=True)
-        if live and st.button("Hide", key=f"{key}-{digit.id}", icon=":material/visibility_off:",
-                              type="tertiary", help="Never show this digit again (it is kept, "
-                              "and left out of the scores)."):
-            store.hide(digit.id)
-            st.rerun()  # the whole page: the scores below drop the hidden digit at once
-
-
-def wall(talk_id: int, live: bool) -> None:
-    digits, behind = wall_tiles(talk_id, live)
-    if not digits:
-        st.info("No digits yet: scan the code and draw one." if live else "This talk has no digits.",
-                icon=":material/draw:")
-        return
-    rules = unsure_rules()
-    for start in range(0, len(digits), WALL_COLUMNS):
-        row = st.columns(WALL_COLUMNS, gap="small")
-        for column, digit in zip(row, digits[start:start + WALL_COLUMNS]):
-            with column:
-                tile(digit, live, rules, "hide")
-    if any(verdict_html(d, rules).count("class='unsure'") for d in digits):
-        st.caption("**?** after an answer: that model was unsure of it (its confidence under the threshold "
-                   "measured for it: the Draw page's *Unsure*).")
-    if behind:
-        st.caption(f"Digits arrive faster than the wall shows them ({WALL_PER_REFRESH / WALL_SECONDS:.0f} a second): "
-                   "every one is counted and scored, and listed under *Every digit* below.")
-
-
-def every_digit(talk_id: int, live: bool) -> None:
-    """Every visible digit of the talk, a page at a time, each with Hide: moderation beyond the wall."""
-    st.subheader("Every digit")
-    total = store.count(talk_id)
-    if not st.toggle(f"Show all {total:,} digits to moderate them", key="talk_every_digit"):
-        return
-    pages = max(1, -(-total // MODERATE_PAGE))
-    page = st.number_input(f"Page (of {pages}, newest first)", 1, pages, 1, key="talk_every_page", width=220)
-    rules = unsure_rules()
-    digits = store.latest(talk_id, MODERATE_PAGE, offset=(int(page) - 1) * MODERATE_PAGE)
-    for start in range(0, len(digits), WALL_COLUMNS):
-        for column, digit in zip(st.columns(WALL_COLUMNS, gap="small"), digits[start:start + WALL_COLUMNS]):
-            with column:
-                tile(digit, live, rules, "hide-every")
+            wall.show_wall(store, kinds, talk_id, live)
 
 
 # The scoreboard refreshes by itself every 5 s, not with the wall's 1.5 s: the presenter talks over
@@ -250,102 +162,6 @@ def describe(talk_id) -> str:
     return f"{record.title} · {record.digits} digits"
 
 
-def start_lesson(talk_id: int) -> None:
-    ds = common.dataset()
-    try:
-        room_learning.RoomLesson(talk_id, store.arrays(talk_id), {kind: kind for kind in kinds},
-                                 ((ds.x_train, ds.y_train), (ds.x_test, ds.y_test))).start()
-    except (room_learning.NotEnoughDigits, training.TrainingBusyError) as exc:
-        st.session_state.lesson_error = str(exc)
-
-
-def lesson_progress(lesson: room_learning.RoomLesson) -> None:
-    """One progress bar per copy; the page reruns whole when the last run ends."""
-    for kind, run in lesson.runs.items():
-        snap, label = run.snapshot(), common.KIND_LABEL[kind]
-        p = snap.progress
-        if snap.state == "evaluating":
-            st.progress(1.0, text=f"{label}: scoring MNIST's 10,000 test digits …")
-        elif not run.is_active:
-            st.progress(1.0, text=f"{label}: {snap.message}")
-        elif p is None:
-            st.progress(0.0, text=f"{label}: {snap.status or 'Starting …'}")
-        else:
-            st.progress(min(1.0, (p.epoch - 1 + p.batch / p.batches) / run.config.epochs),
-                        text=f"{label}: epoch {p.epoch} of {run.config.epochs} · batch {p.batch} of {p.batches} · "
-                             f"about {p.seconds_left:,.0f} s left")
-    if not lesson.is_active:
-        st.rerun(scope="app")
-
-
-def lesson_result(lesson: room_learning.RoomLesson, kind: str) -> None:
-    run, label = lesson.runs[kind], common.KIND_LABEL[kind]
-    snap = run.snapshot()
-    if snap.state == "failed":
-        st.error(f"{label}: {snap.message}", icon=":material/error:")
-        return
-    result = lesson.result(kind)
-    before, after = result.before, result.after
-    change = after.accuracy - before.accuracy
-    st.metric(f"{label} · the room's digits it never saw", common.percent(after.accuracy, 1),
-              f"{change * 100:+.1f} points (before: {common.percent(before.accuracy, 1)})",
-              delta_color="normal" if change else "off", delta_arrow="auto" if change else "off",
-              help="The held-out half of the room's digits: neither the copy nor the original trained on "
-                   "them. With few digits the 95% intervals below are wide; a change inside them may be luck.")
-    st.caption(f"{after.correct} of {after.n} right after, {before.correct} before · 95% intervals "
-               f"{common.percent(before.low, 0)}–{common.percent(before.high, 0)} before, "
-               f"{common.percent(after.low, 0)}–{common.percent(after.high, 0)} after · MNIST test digits "
-               f"{common.percent(result.mnist_before)} → {common.percent(result.mnist_after)}")
-    if result.changed:
-        held_x, held_y = lesson.split.x_held, lesson.split.y_held
-        shown = result.changed[:LESSON_CHANGES_SHOWN]
-        st.caption(f"{len(result.changed)} held-out digit(s) read differently now (before → after):")
-        st.image([charts.enlarge(held_x[i], 4) for i, _, _ in shown], width=112,
-                 caption=[f"{b} → {a} {'✓' if a == held_y[i] else '✗'}" for i, b, a in shown])
-    if snap.state == "stopped":
-        st.caption(snap.message)
-    common.save_model_form(f"lesson-save-{kind}", run.model_file, lambda: lesson.card(kind), "Save the copy as",
-                           f"{result.base}-room-{lesson.talk_id}", name_key=f"lesson-name-{kind}", border=False,
-                           help="Letters, digits, '-' and '_'. It then appears on the Draw and Confusion matrix "
-                                "pages; the shown model stays as it is.")
-
-
-def lesson_section(talk_id: int, live: bool) -> None:
-    """Learn from the room: fine-tune copies of the shown models on half of the room's digits."""
-    st.subheader("Learn from the room")
-    lesson = room_learning.latest_lesson(talk_id)
-    st.caption(f"Copies of the shown models train for {room_learning.EPOCHS} epochs on half of the room's "
-               f"digits, mixed with {room_learning.MNIST_MIXED:,} MNIST digits so they keep what they knew; "
-               f"then the copies and the originals judge the other half, which neither has seen. The shown "
-               f"models are not changed; save a copy to use it.")
-    if lesson is not None and lesson.is_active:
-        with st.container(key="talk-lesson-progress"):
-            st.fragment(run_every=1.0)(lesson_progress)(lesson)
-        st.button("Stop", key="lesson_stop", icon=":material/stop:", on_click=lesson.stop,
-                  help="The copies keep what they learned so far.")
-        return
-    if lesson is not None:
-        st.caption(f"Learned from {lesson.digits} digits: {len(lesson.split.y_learn)} learned, "
-                   f"{len(lesson.split.y_held)} held out.")
-        for column, kind in zip(st.columns(len(lesson.runs), gap="large"), lesson.runs):
-            with column:
-                lesson_result(lesson, kind)
-    if live:
-        count = store.count(talk_id)
-        enough = count >= room_learning.MIN_DIGITS
-        st.button("Learn from the room" if lesson is None else "Learn again from the room's digits now",
-                  key="lesson_start", icon=":material/model_training:", disabled=not enough,
-                  on_click=start_lesson, args=(talk_id,),
-                  help=None if enough else f"Needs at least {room_learning.MIN_DIGITS} digits; "
-                                           f"the room has sent {count}.")
-        if not enough:
-            st.caption(f"From {room_learning.MIN_DIGITS} digits on (half to learn from, half to judge): "
-                       f"{count} so far.")
-    error = st.session_state.pop("lesson_error", None)
-    if error:
-        st.error(error, icon=":material/error:")
-
-
 st.html(STYLE)
 talk_id, live = shown_talk()
 if not live:
@@ -357,10 +173,10 @@ st.divider()
 scoreboard()
 
 st.divider()
-every_digit(talk_id, live)
+wall.every_digit(store, kinds, talk_id, live)
 
 st.divider()
-lesson_section(talk_id, live)
+lesson.lesson_section(store, kinds, talk_id, live)
 
 st.divider()
 st.subheader("Talks and export")

@@ -1,4 +1,4 @@
-"""python -m mnist_core fetch | train | evaluate | list | experiment | record | crowd"""
+"""python -m mnist_core fetch | train | evaluate | list | experiment | record | canvas | crowd"""
 
 from __future__ import annotations
 
@@ -35,9 +35,9 @@ def _epoch_line(record) -> None:
 
 
 def _train(args) -> int:
+    from mnist_core.data.mnist import MnistUnavailableError
     from mnist_core.models import registry
     from mnist_core.training import runs
-    from mnist_core.data.mnist import MnistUnavailableError
 
     config = runs.TrainingConfig(
         preset=args.preset, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
@@ -69,8 +69,8 @@ def _train(args) -> int:
 
 def _evaluate(args) -> int:
     from mnist_core.analysis import evaluation
-    from mnist_core.models import registry
     from mnist_core.data.mnist import load_mnist
+    from mnist_core.models import registry
 
     (_, _), (x_test, y_test) = load_mnist()
     try:
@@ -93,8 +93,8 @@ def _list(args) -> int:
 
 
 def _experiment(args) -> int:
-    from mnist_core.training import experiment_runner, experiments
     from mnist_core.data.mnist import MnistUnavailableError
+    from mnist_core.training import experiment_runner, experiments
 
     width = 30
 
@@ -123,9 +123,8 @@ def _experiment(args) -> int:
 
 
 def _record(args) -> int:
-    from mnist_core.training import replays
-    from mnist_core.training import runs
     from mnist_core.data.mnist import MnistUnavailableError
+    from mnist_core.training import replays, runs
 
     names = list(replays.RECORDED) if args.all else args.names
     if not names:
@@ -147,6 +146,22 @@ def _record(args) -> int:
         print(f"Wrote {path} ({path.stat().st_size / 1024:,.0f} KB): test accuracy {recording.test_accuracy:.4f}, "
               f"{recording.seconds:.0f} s of training, snapshots {cost:.1f} s "
               f"({cost / recording.seconds:.1%} of it).", flush=True)
+    return 0
+
+
+def _canvas(args) -> int:
+    from mnist_core.analysis import canvas_reading
+    from mnist_core.data import MnistUnavailableError, load_mnist_dataset
+
+    try:
+        result = canvas_reading.measure(load_mnist_dataset(), digits=args.digits)
+    except MnistUnavailableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    path = canvas_reading.save(result)
+    for name, m in result["models"].items():
+        print(f"{name}: clean {m['clean']:.2%}, faithful {m['faithful']:.2%}, naive resize {m['naive']:.2%}")
+    print(f"{result['digits']:,} redrawn test digits in {result['seconds']:.0f} s → {path}")
     return 0
 
 
@@ -247,6 +262,9 @@ def main(argv=None) -> int:
     record.add_argument("--all", action="store_true", help="every shipped model and seed preset")
     record.add_argument("--out", type=Path, help="folder (default: MNIST_REPLAYS_DIR, else trained_models/replays)")
     record.set_defaults(func=_record)
+    canvas = sub.add_parser("canvas", help="measure the shipped models on canvas-redrawn test digits (the Draw page's figures)")
+    canvas.add_argument("--digits", type=int, default=2000)
+    canvas.set_defaults(func=_canvas)
     crowd = sub.add_parser("crowd", help="a talk room's digits: list talks, export them")
     crowd_sub = crowd.add_subparsers(dest="crowd_command", required=True)
     talks = crowd_sub.add_parser("talks", help="every talk with its digit counts, newest first")

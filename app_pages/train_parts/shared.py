@@ -13,7 +13,7 @@ from mnist_core.training import epoch_snapshots, tracks
 from mnist_core.training.tracks import Track
 
 PREVIEW_DRAWS = 3  # rows of changed digits under the originals
-AUGMENT_LABELS = {k.name: k.label for k in augment.KINDS}
+AUGMENT_LABELS = {k.name: k.label for k in augment.AUGMENTATIONS}
 
 
 def strip_of(ds) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -51,10 +51,10 @@ def drawing_settings(container, disabled: bool) -> np.ndarray | None:
 
 def augmentation_settings(ds, disabled: bool) -> None:
     """A switch per kind, and what the chosen kinds do to ten training digits (one of each)."""
-    st.pills("Augmentation", augment.KIND_NAMES, selection_mode="multi", key="train_augment", disabled=disabled,
+    st.pills("Augmentation", augment.AUGMENTATION_NAMES, selection_mode="multi", key="train_augment", disabled=disabled,
              format_func=AUGMENT_LABELS.get,
              help="Random changes to every batch, new each epoch: " + " ".join(
-                 f"**{k.label}**: {k.help}" for k in augment.KINDS) + " Slower to fit, better on new handwriting.")
+                 f"**{k.label}**: {k.help}" for k in augment.AUGMENTATIONS) + " Slower to fit, better on new handwriting.")
     chosen = tuple(st.session_state.get("train_augment") or ())
     with st.expander("See what augmentation does to the training digits"):
         first = [int(np.flatnonzero(ds.y_train == d)[0]) for d in range(10)]

@@ -148,7 +148,7 @@ CANVAS = 300  # px, as the Draw page's canvas
 PEN = 22  # px, the Draw page's default pen width
 # Letters that do not pass for a digit in most hands (no O, I, l, S, Z, B, G, D, T, g, q, b, ...).
 LETTERS = "ACEFHKMNPRUVWXYehkmr"
-KINDS = ("letter", "scribble", "noise")
+NON_DIGIT_KINDS = ("letter", "scribble", "noise")
 PER_KIND = 20
 
 

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mnist_core.data.mnist import MnistDataset, default_data_dir, write_atomic
 from mnist_core.models import registry
-from mnist_core.data.mnist import MnistDataset, write_atomic, default_data_dir
 
 if TYPE_CHECKING:  # pandas is imported where a table is built: Home renders without it (faster cold start)
     import pandas as pd

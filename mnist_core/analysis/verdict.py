@@ -14,8 +14,8 @@ from typing import Mapping, Protocol
 
 import numpy as np
 
-from mnist_core.data import preprocess
 from mnist_core.analysis.calibration import with_temperature
+from mnist_core.data import preprocess
 
 KIND_LABEL = {"ann": "ANN", "cnn": "CNN"}
 

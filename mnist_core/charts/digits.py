@@ -13,8 +13,6 @@ from mnist_core.charts.images import to_uint8
 from mnist_core.charts.style import DIGITS, apply_layout
 
 
-
-
 def digit_heatmap(image: np.ndarray, title: str | None = None, height: int = 460) -> go.Figure:
     """One digit as a pixel heatmap with a 0–255 colorbar and each pixel's value on hover."""
     pixels = to_uint8(image)

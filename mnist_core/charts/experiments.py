@@ -10,9 +10,6 @@ from plotly.subplots import make_subplots
 
 from mnist_core.charts.style import PERFECT_INK, apply_layout
 
-
-
-
 # Each chart takes results as tidy rows (experiments.ExperimentResult.rows), a colour per model
 # family, and up to two results: the recorded one (solid) and a fresh quick run (dashed, open markers).
 FRESH_STYLE = dict(dash="dash", marker="circle-open", opacity=0.85)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-
 import numpy as np
-
-
 
 
 def enlarge(image: np.ndarray, factor: int = 4) -> np.ndarray:

@@ -10,7 +10,6 @@ import plotly.graph_objects as go
 from mnist_core.charts.digits import digit_heatmap
 from mnist_core.charts.style import DIGITS, TILE_TITLE, apply_layout
 
-
 # Signed quantities (weights, evidence, attributions) on one diverging scale with zero in the
 # middle: red speaks for, blue against. Symmetric limits, so equal colours mean equal sizes.
 # ColorBrewer's RdBu, blue low to red high, spelt out: figures built as dicts skip plotly's Python

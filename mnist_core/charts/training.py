@@ -14,9 +14,6 @@ from plotly.subplots import make_subplots
 from mnist_core.charts.images import image_strip
 from mnist_core.charts.style import PERFECT_INK, RIGHT_INK, WRONG_INK, apply_layout
 
-
-
-
 WRITEUP_INK = "#3B3B3B"  # what a write-up reported: neutral, never a model's colour
 
 

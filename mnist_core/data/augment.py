@@ -25,8 +25,7 @@ from collections.abc import Iterable
 import numpy as np
 from scipy import ndimage
 
-from mnist_core.data import canvas_pen
-from mnist_core.data import preprocess
+from mnist_core.data import canvas_pen, preprocess
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,7 +35,7 @@ class Kind:
     help: str
 
 
-KINDS = (
+AUGMENTATIONS = (
     Kind("shift", "Shift", "Moves the digit up to 2 px in each direction."),
     Kind("rotate", "Rotate", "Turns the digit up to ±12°."),
     Kind("zoom", "Zoom", "Scales height and width by 0.85–1.15 each, so narrow and wide digits too."),
@@ -46,10 +45,10 @@ KINDS = (
     Kind("pen", "Canvas pen", "Redraws half the digits on a canvas with one of the Draw page's pens (8–40 px) "
                               "and sends them through the app's preprocessing, as a drawn digit goes."),
 )
-KIND_NAMES = tuple(k.name for k in KINDS)
-LEGACY_KINDS = ("shift", "rotate", "zoom")  # what `augment=True` meant before kinds could be chosen
+AUGMENTATION_NAMES = tuple(k.name for k in AUGMENTATIONS)
+LEGACY_AUGMENTATIONS = ("shift", "rotate", "zoom")  # what `augment=True` meant before kinds could be chosen
 
-# The recipe's ranges at strength 1 (see KINDS' help).
+# The recipe's ranges at strength 1 (see AUGMENTATIONS' help).
 MAX_SHIFT = 2.0  # px
 MAX_ROTATE = np.deg2rad(12.0)
 MAX_ZOOM = 0.15
@@ -70,26 +69,26 @@ class AugmentError(ValueError):
 
 
 def kinds_from(value) -> tuple[str, ...]:
-    """The kinds a setting names, in KINDS' order. Accepts a list of names, a comma-separated
+    """The kinds a setting names, in AUGMENTATIONS' order. Accepts a list of names, a comma-separated
     string, or a bool as older cards and configs stored it (True: shift, rotate, zoom)."""
     if value is None or value is False:
         return ()
     if value is True:
-        return LEGACY_KINDS
+        return LEGACY_AUGMENTATIONS
     names = [s.strip() for s in value.split(",")] if isinstance(value, str) else list(value)
     names = [n for n in names if n and n != "none"]
     if names == ["all"]:
-        return KIND_NAMES
-    unknown = sorted(set(names) - set(KIND_NAMES))
+        return AUGMENTATION_NAMES
+    unknown = sorted(set(names) - set(AUGMENTATION_NAMES))
     if unknown:
-        raise AugmentError(f"Unknown augmentation {', '.join(unknown)}; choose from {', '.join(KIND_NAMES)} "
+        raise AugmentError(f"Unknown augmentation {', '.join(unknown)}; choose from {', '.join(AUGMENTATION_NAMES)} "
                            f"(or all, none).")
-    return tuple(n for n in KIND_NAMES if n in names)
+    return tuple(n for n in AUGMENTATION_NAMES if n in names)
 
 
 def describe(kinds: Iterable[str]) -> str:
     """'shift, rotate and elastic' or 'none', for captions and cards."""
-    labels = [k.label.lower() for k in KINDS if k.name in set(kinds)]
+    labels = [k.label.lower() for k in AUGMENTATIONS if k.name in set(kinds)]
     if not labels:
         return "none"
     return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]

@@ -18,8 +18,18 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from mnist_core.data import preprocess
-from mnist_core.data.canvas_pen import (CANVAS, DEFAULT_HEIGHT, DEFAULT_PEN, HEIGHTS, PEN_WIDTHS, SMALL_HEIGHTS, as_rgba,
-                         paint, place, strokes_of)
+from mnist_core.data.canvas_pen import (
+    CANVAS,
+    DEFAULT_HEIGHT,
+    DEFAULT_PEN,
+    HEIGHTS,
+    PEN_WIDTHS,
+    SMALL_HEIGHTS,
+    as_rgba,
+    paint,
+    place,
+    strokes_of,
+)
 
 
 class FontMissingError(RuntimeError):

@@ -9,9 +9,19 @@ package's face lends `build_model` from `networks`, so the serving side imports
 (`.importlinter`) check that."""
 
 from mnist_core.models.networks import build_model, layer_table, matched_model
-from mnist_core.models.presets import (INPUT_SHAPE, NUM_CLASSES, OPTIMIZERS, PRESETS, SHIPPED_AUGMENT, Preset,
-                                       get_preset, matched_ann_hidden, matched_cnn_shape, matched_conv_parameters,
-                                       matched_parameters)
+from mnist_core.models.presets import (
+                                       INPUT_SHAPE,
+                                       NUM_CLASSES,
+                                       OPTIMIZERS,
+                                       PRESETS,
+                                       SHIPPED_AUGMENT,
+                                       Preset,
+                                       get_preset,
+                                       matched_ann_hidden,
+                                       matched_cnn_shape,
+                                       matched_conv_parameters,
+                                       matched_parameters,
+)
 
 __all__ = ["INPUT_SHAPE", "NUM_CLASSES", "OPTIMIZERS", "PRESETS", "SHIPPED_AUGMENT", "Preset", "build_model",
            "get_preset", "layer_table", "matched_ann_hidden", "matched_cnn_shape", "matched_conv_parameters",

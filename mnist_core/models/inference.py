@@ -26,8 +26,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 from threadpoolctl import threadpool_limits
 
-from mnist_core.models import model_file
-from mnist_core.models import registry
+from mnist_core.models import model_file, registry
 
 Op = Callable[[np.ndarray], np.ndarray]
 CHUNK = 500  # images per NumPy forward pass: bounds the im2col buffers to a few hundred MB

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 
-
 # What the NumPy forward pass implements (with the options checked below): every preset's layers.
 SERVABLE_LAYERS = ("Reshape", "Flatten", "Dense", "Conv2D", "BatchNormalization", "ReLU",
                    "Activation", "MaxPooling2D", "Dropout")

@@ -14,6 +14,7 @@ from mnist_core.data import augment
 INPUT_SHAPE = (28, 28)
 NUM_CLASSES = 10
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
+MODEL_KINDS = ("ann", "cnn")  # the two families every page compares (a preset's `kind`)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +47,7 @@ class Preset:
         }
 
 
-SHIPPED_AUGMENT = augment.KIND_NAMES  # every kind: README's "Reading new handwriting" says what each gained
+SHIPPED_AUGMENT = augment.AUGMENTATION_NAMES  # every kind: README's "Reading new handwriting" says what each gained
 
 PRESETS: dict[str, Preset] = {
     preset.name: preset

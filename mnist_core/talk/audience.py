@@ -30,12 +30,10 @@ import threading
 import time
 from typing import Callable, Mapping
 
-from mnist_core.talk import crowd
-
-from mnist_core.talk import inputs
 from mnist_core.data import preprocess
+from mnist_core.models.presets import MODEL_KINDS
+from mnist_core.talk import crowd, inputs
 
-KINDS = ("ann", "cnn")  # both shipped models judge every digit the room sends
 MAX_BODY_BYTES = 64 * 1024  # a 300×300 canvas PNG of strokes is 3–15 KB, as a data URL in JSON < 25 KB
 SEND_CANVAS = preprocess.DRAW_CANVAS  # px: the phone sends its drawing at the Draw page's canvas size
 _TOKEN_BYTES = 16  # random part of a person token; the signature is as long
@@ -186,21 +184,13 @@ def _init_worker(model_names: Mapping[str, str], db_path: str) -> None:
 def load_judges(model_names: Mapping[str, str]) -> tuple[dict, dict]:
     """(kind → verdict.Judge for the named models, each with its measured unsure rule;
     kind → (name, file SHA-256), what the store records as the digit's judge)."""
-    from mnist_core.analysis import calibration
-    from mnist_core.analysis import evaluation
-    from mnist_core.models import registry
-    from mnist_core.analysis import verdict
+    from mnist_core.analysis.measured import measured_model
     from mnist_core.data.mnist import load_mnist_dataset
-    from mnist_core.models.inference import load_classifier
 
     dataset = load_mnist_dataset()
-    judges, files = {}, {}
-    for kind, name in model_names.items():
-        model = load_classifier(name)
-        measured = calibration.calibrate(model, evaluation.test_set_probabilities(name, dataset), dataset.y_test)
-        judges[kind] = verdict.Judge(name, model, verdict.Rule.of(measured))
-        files[kind] = (name, registry.file_hash(name))
-    return judges, files
+    measured = {kind: measured_model(name, dataset) for kind, name in model_names.items()}
+    return ({kind: model.judge for kind, model in measured.items()},
+            {kind: (model.name, model.file_hash) for kind, model in measured.items()})
 
 
 def warm() -> int:
@@ -271,7 +261,7 @@ class JudgePool:
 
     def __init__(self, db_path=None, model_names: Mapping[str, str] | None = None, workers: int | None = None):
         self.db_path = str(db_path or crowd.default_db_path())  # the one WAL store every worker writes
-        self.model_names = dict(model_names or {kind: kind for kind in KINDS})
+        self.model_names = dict(model_names or {kind: kind for kind in MODEL_KINDS})
         self.workers = max(1, workers or os.cpu_count() or 1)
         self._lock = threading.Lock()
         self._executor: concurrent.futures.ProcessPoolExecutor | None = None

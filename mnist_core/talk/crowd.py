@@ -29,8 +29,16 @@ import numpy as np
 
 from mnist_core.talk import schema
 from mnist_core.talk.export import RoomExport
-from mnist_core.talk.inputs import (CrowdInputError, check_image, check_label, check_png, check_send_id, check_title,
-                                    check_token, check_verdicts)
+from mnist_core.talk.inputs import (
+    CrowdInputError,
+    check_image,
+    check_label,
+    check_png,
+    check_send_id,
+    check_title,
+    check_token,
+    check_verdicts,
+)
 from mnist_core.talk.records import Digit, Talk
 from mnist_core.talk.statistics import RoomStatistics, Tally
 

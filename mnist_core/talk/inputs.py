@@ -15,7 +15,6 @@ from typing import Mapping
 
 import numpy as np
 
-
 MAX_STORED_PNG_BYTES = 20 * 1024  # the canvas picture kept with each digit (a wall tile, not an archive)
 
 

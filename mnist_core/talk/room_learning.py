@@ -21,13 +21,8 @@ import uuid
 
 import numpy as np
 
-from mnist_core.talk import crowd
-
+from mnist_core.models import inference, model_file, presets, registry
 from mnist_core.talk import statistics
-from mnist_core.models import inference
-from mnist_core.models import model_file
-from mnist_core.models import presets
-from mnist_core.models import registry
 from mnist_core.training import runs
 
 MIN_DIGITS = 20  # 10 to learn from and 10 to judge: fewer says nothing

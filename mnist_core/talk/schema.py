@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 
-
 SCHEMA_VERSION = 2  # PRAGMA user_version; raise it with a migration (MIGRATIONS) when the tables change
 
 

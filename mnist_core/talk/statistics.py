@@ -12,7 +12,6 @@ import numpy as np
 
 from mnist_core.talk.records import Digit
 
-
 WILSON_Z = 1.959963984540054  # two-sided 95%
 
 

@@ -13,9 +13,21 @@ from typing import Callable
 import numpy as np
 
 from mnist_core.models import networks, presets
-from mnist_core.training.experiments import (CORRUPTIONS, KINDS, PAIR_BUDGET, BATCH_SIZE, LEARNING_RATE,
-                                             ExperimentProgress, ExperimentResult, ExperimentStopped, Setting,
-                                             corrupted, pixel_permutation, setting_for, shuffle_pixels)
+from mnist_core.models.presets import MODEL_KINDS
+from mnist_core.training.experiments import (
+    BATCH_SIZE,
+    CORRUPTIONS,
+    LEARNING_RATE,
+    PAIR_BUDGET,
+    ExperimentProgress,
+    ExperimentResult,
+    ExperimentStopped,
+    Setting,
+    corrupted,
+    pixel_permutation,
+    setting_for,
+    shuffle_pixels,
+)
 
 
 def _work(kind: str, images_seen: int) -> float:
@@ -127,7 +139,7 @@ def _shuffled_pixels(s: Setting, seed: int, data, runner) -> tuple[list[dict], d
     rows = []
     for pixels, (train, test) in {"original": (x, xt), "shuffled": (shuffle_pixels(x, permutation),
                                                                    shuffle_pixels(xt, permutation))}.items():
-        for kind in KINDS:
+        for kind in MODEL_KINDS:
             model, _ = _fit(kind, PAIR_BUDGET, train, y, s.epochs, seed, runner, f"{kind.upper()} on {pixels} pixels")
             rows.append({"model": kind, "pixels": pixels, "accuracy": accuracy(model, test, yt)})
     return rows, {"permutation_seed": seed}
@@ -138,7 +150,7 @@ def _fair_fight(s: Setting, seed: int, data, runner) -> tuple[list[dict], dict]:
     (x, y), (xt, yt) = data
     rows = []
     for budget in s.budgets:
-        for kind in KINDS:
+        for kind in MODEL_KINDS:
             _, curve = _fit(kind, budget, x, y, s.epochs, seed, runner,
                             f"{kind.upper()} with ~{budget // 1000}k weights", xt, yt)
             rows += [{"model": kind, "budget": budget, **point} for point in curve]
@@ -159,7 +171,7 @@ def _few_examples(s: Setting, seed: int, data, runner) -> tuple[list[dict], dict
     for run_seed in (seed + offset for offset in s.seeds):
         for size in s.train_sizes:
             chosen = np.tile(_balanced_subset(y, size, run_seed), _repeats_for(size, s))
-            for kind in KINDS:
+            for kind in MODEL_KINDS:
                 model, _ = _fit(kind, PAIR_BUDGET, x[chosen], y[chosen], s.epochs, run_seed, runner,
                                 f"{kind.upper()} on {size:,} images (seed {run_seed})")
                 rows.append({"model": kind, "train_size": size, "seed": run_seed, "accuracy": accuracy(model, xt, yt)})
@@ -172,10 +184,10 @@ def _robustness(s: Setting, seed: int, data, runner) -> tuple[list[dict], dict]:
 
     (x, y), (xt, yt) = data
     scorers = {}
-    for kind in KINDS:
+    for kind in MODEL_KINDS:
         model, _ = _fit(kind, PAIR_BUDGET, x, y, s.epochs, seed, runner, f"{kind.upper()} (no augmentation)")
         scorers[(kind, "matched")] = lambda images, model=model: model.predict(images, batch_size=1000, verbose=0)
-    for kind in KINDS:  # the shipped models, trained with every kind of augmentation
+    for kind in MODEL_KINDS:  # the shipped models, trained with every kind of augmentation
         try:
             classifier = load_classifier(kind)
         except Exception:  # noqa: BLE001 (a missing or damaged shipped model: measure the pair alone)
@@ -207,7 +219,7 @@ def planned_work(name: str, s: Setting) -> float:
         "few_examples": len(s.seeds) * s.epochs * sum(size * _repeats_for(size, s) for size in s.train_sizes),
         "robustness": s.train_images * s.epochs,
     }[name]
-    return sum(_work(kind, per_kind) for kind in KINDS)
+    return sum(_work(kind, per_kind) for kind in MODEL_KINDS)
 
 
 
@@ -231,7 +243,7 @@ def run_experiment(name: str, quick: bool = False, seed: int = 0, setting: Setti
     rows, info = _RUNNERS[name](s, seed, scaled_data, runner)
     info = {**info, "setting": dataclasses.asdict(s), "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE,
             "optimizer": "adam", "parameters": {f"{kind}_{budget}": presets.matched_parameters(kind, budget)
-                                                for budget in s.budgets for kind in KINDS}}
+                                                for budget in s.budgets for kind in MODEL_KINDS}}
     label = "quick" if quick else "full"
     if s != setting_for(name, quick):
         label = "custom"

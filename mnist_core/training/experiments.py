@@ -25,11 +25,11 @@ from typing import Callable
 
 import numpy as np
 
+from mnist_core.models.presets import MODEL_KINDS
 
 NAMES = ("shuffled_pixels", "fair_fight", "few_examples", "robustness")
 TITLES = {"shuffled_pixels": "Shuffled pixels", "fair_fight": "A fair fight",
           "few_examples": "Learning from few examples", "robustness": "Robustness"}
-KINDS = ("ann", "cnn")
 PAIR_BUDGET = 100_000  # parameters of the matched pair every experiment but the fair fight uses
 BATCH_SIZE = 64
 LEARNING_RATE = 1e-3  # Adam, the same recipe for both networks everywhere
@@ -253,7 +253,7 @@ class ExperimentProgress:
 def few_examples_table(result: ExperimentResult) -> dict[str, list[tuple[int, float, float, float]]]:
     """kind → [(train size, mean, lowest, highest accuracy over the seeds)], by size."""
     table: dict[str, list] = {}
-    for kind in KINDS:
+    for kind in MODEL_KINDS:
         sizes = sorted({r["train_size"] for r in result.rows if r["model"] == kind})
         for size in sizes:
             values = [r["accuracy"] for r in result.rows if r["model"] == kind and r["train_size"] == size]
@@ -267,20 +267,20 @@ def summary(result: ExperimentResult) -> list[str]:
     if result.name == "shuffled_pixels":
         acc = {(r["model"], r["pixels"]): r["accuracy"] for r in rows}
         return [f"{kind.upper()}: original {pct(acc[kind, 'original'])}, shuffled {pct(acc[kind, 'shuffled'])}"
-                for kind in KINDS if (kind, "original") in acc]
+                for kind in MODEL_KINDS if (kind, "original") in acc]
     if result.name == "fair_fight":
         lines = []
         for budget in sorted({r["budget"] for r in rows}):
             last = {r["model"]: r for r in rows if r["budget"] == budget}  # rows are in epoch order
             lines.append(f"~{budget:,} weights: " + ", ".join(
                 f"{kind.upper()} {pct(last[kind]['accuracy'])} after {last[kind]['epoch']} epochs "
-                f"({last[kind]['seconds']:.0f} s)" for kind in KINDS if kind in last))
+                f"({last[kind]['seconds']:.0f} s)" for kind in MODEL_KINDS if kind in last))
         return lines
     if result.name == "few_examples":
         table = few_examples_table(result)
         return [f"{size:>6,} images: " + ", ".join(
             f"{kind.upper()} {pct(mean)} ({pct(low)}–{pct(high)})"
-            for kind in KINDS for s2, mean, low, high in table.get(kind, []) if s2 == size)
+            for kind in MODEL_KINDS for s2, mean, low, high in table.get(kind, []) if s2 == size)
             for size, *_ in table.get("ann", [])]
     lines = []
     for name, corruption in CORRUPTIONS.items():
@@ -288,6 +288,6 @@ def summary(result: ExperimentResult) -> list[str]:
         for strength in corruption.strengths:
             acc = {(r["model"], r["which"]): r["accuracy"] for r in rows
                    if r["corruption"] == name and r["strength"] == strength}
-            cells.append(f"{strength:g}: " + "/".join(pct(acc[kind, "matched"]) for kind in KINDS if (kind, "matched") in acc))
+            cells.append(f"{strength:g}: " + "/".join(pct(acc[kind, "matched"]) for kind in MODEL_KINDS if (kind, "matched") in acc))
         lines.append(f"{corruption.label} (ANN/CNN): " + ", ".join(cells))
     return lines

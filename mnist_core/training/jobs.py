@@ -12,7 +12,6 @@ import numpy as np
 from mnist_core.data import augment
 from mnist_core.models import presets
 
-
 MAX_EPOCHS = 200
 
 

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_core.models import presets, registry
 from mnist_core.training import epoch_snapshots
-from mnist_core.models import presets
-from mnist_core.models import registry
 from mnist_core.training.epoch_snapshots import EpochSnapshot
 from mnist_core.training.runs import EpochRecord, TrainingConfig, TrainingRun, model_card
 

@@ -18,9 +18,16 @@ from typing import Callable
 import numpy as np
 
 from mnist_core.models import presets
+from mnist_core.training.jobs import (
+    MNIST_TRAIN_IMAGES,
+    BatchProgress,
+    EpochRecord,
+    HyperparameterError,
+    TrainingConfig,
+    TrainingJob,
+    validate,
+)
 from mnist_core.training.worker_process import WorkerRun, run_file
-from mnist_core.training.jobs import (MNIST_TRAIN_IMAGES, BatchProgress, EpochRecord, HyperparameterError, TrainingConfig,
-                                      TrainingJob, validate)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,7 +23,6 @@ from pathlib import Path
 
 from mnist_core.training.jobs import Outcome
 
-
 MAX_CONCURRENT_RUNS = 2  # per server: this is a 2-core machine, more runs only slow each other
 
 

@@ -20,11 +20,8 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from audience import server
-from mnist_core.talk import audience
-from mnist_core.talk import crowd
-from mnist_core.talk import inputs
 from mnist_core.data import synthetic
-from mnist_core.talk import presenter
+from mnist_core.talk import audience, crowd, inputs, presenter
 
 KEY = "presenter-key-for-http-tests"
 

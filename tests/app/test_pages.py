@@ -2,6 +2,7 @@
 
 import time
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,8 +10,6 @@ from streamlit.testing.v1 import AppTest
 
 from mnist_core.analysis import calibration
 from mnist_core.data import synthetic
-
-from pathlib import Path
 
 APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
 TIMEOUT = 120

@@ -6,7 +6,7 @@ import json
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from app_pages import common
+from app_pages import projector
 from mnist_core import charts
 from mnist_core.data import synthetic
 
@@ -18,16 +18,16 @@ HOME = "app_pages/home.py"
 
 def projector_style(at: AppTest) -> str | None:
     """The preset's style block on the page, or None."""
-    return next((h.proto.body for h in at.get("html") if common.PROJECTOR_RULES in h.proto.body), None)
+    return next((h.proto.body for h in at.get("html") if projector.PROJECTOR_RULES in h.proto.body), None)
 
 
 def projector_style_shown(at: AppTest) -> bool:
     """The preset's style block with its larger type (the 1.25× root) is on the page."""
-    return common.PROJECTOR_SCALE in (projector_style(at) or "")
+    return projector.PROJECTOR_SCALE in (projector_style(at) or "")
 
 
 def projector_switch(at: AppTest):
-    return at.toggle(key=common.PROJECTOR_KEY)
+    return at.toggle(key=projector.PROJECTOR_KEY)
 
 
 def test_off_by_default():
@@ -75,7 +75,7 @@ def test_draw_page_bars_use_the_projector_colours_when_on(fake_canvas, mnist):  
 def test_talk_page_turns_it_on_unless_the_presenter_turned_it_off(store):  # noqa: F811
     at = open_talk()
     style = projector_style(at)  # contrast and colours; no 1.25× root: talk.STYLE sizes this page
-    assert projector_switch(at).value and style and common.PROJECTOR_SCALE not in style
+    assert projector_switch(at).value and style and projector.PROJECTOR_SCALE not in style
     assert at.query_params["projector"] == "1"
     projector_switch(at).set_value(False).run()
     at.switch_page("app_pages/home.py").run()

@@ -28,14 +28,14 @@ def canvas(monkeypatch):
 @pytest.fixture
 def talk_mode(monkeypatch, tmp_path, canvas):
     """A server in talk mode with an empty room database of the test's own."""
-    from app_pages import common
+    from app_pages import talk_roles
     from mnist_core.talk import presenter
 
     db = tmp_path / "crowd.sqlite3"
     monkeypatch.setenv("MNIST_TALK_KEY", KEY)
     monkeypatch.setenv("MNIST_CROWD_DB", str(db))
     monkeypatch.setattr(presenter, "KEY_GUARD", presenter.KeyGuard())
-    clear = common.crowd_store.clear
+    clear = talk_roles.crowd_store.clear
     clear()  # cached per process: point it at this test's database
     yield db
     clear()

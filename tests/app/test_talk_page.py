@@ -12,12 +12,9 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from mnist_core import charts, data
-from mnist_core.talk import crowd
-from mnist_core.talk import export
-from mnist_core.talk import inputs
-from mnist_core.talk import statistics
 from mnist_core.models import registry
 from mnist_core.models.inference import load_classifier
+from mnist_core.talk import crowd, export, inputs, statistics
 
 from .test_pages import metric
 

@@ -121,7 +121,7 @@ def test_augmentation_has_a_switch_per_kind_shows_its_effect_and_reaches_the_run
     at.selectbox(key="train_preset").set_value("cnn").run()
     pills = at.pills(key="train_augment")
     assert list(pills.value) == list(models.SHIPPED_AUGMENT)  # the shipped recipe: every kind
-    assert pills.options == [k.label for k in augment.KINDS]
+    assert pills.options == [k.label for k in augment.AUGMENTATIONS]
     shown = len(at.image)
     pills.set_value(["stroke"]).run()
     assert not at.exception

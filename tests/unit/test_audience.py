@@ -9,13 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_core.talk import audience
-from mnist_core.data import canvas_pen
-from mnist_core.talk import crowd
-from mnist_core.talk import inputs
-from mnist_core.data import preprocess
-from mnist_core.data import synthetic
 from mnist_core.analysis import verdict
+from mnist_core.data import canvas_pen, preprocess, synthetic
+from mnist_core.talk import audience, crowd, inputs
 
 SIDE = audience.SEND_CANVAS
 

@@ -2,10 +2,8 @@ import numpy as np
 import pytest
 
 from mnist_core import training
-from mnist_core.data import augment
-from mnist_core.data import canvas_pen
-from mnist_core.data import preprocess
-from mnist_core.data.augment import KIND_NAMES
+from mnist_core.data import augment, canvas_pen, preprocess
+from mnist_core.data.augment import AUGMENTATION_NAMES
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +17,7 @@ def ink_width(images: np.ndarray) -> np.ndarray:
     return (images > 0.5).sum(axis=(1, 2)) / np.maximum((images > 0.5).any(axis=2).sum(axis=1), 1)
 
 
-@pytest.mark.parametrize("kinds", [[k] for k in KIND_NAMES] + [list(KIND_NAMES)])
+@pytest.mark.parametrize("kinds", [[k] for k in AUGMENTATION_NAMES] + [list(AUGMENTATION_NAMES)])
 def test_every_kind_keeps_shape_dtype_and_range_and_changes_the_digits(digits, kinds):
     out = augment.augment(digits, kinds, np.random.default_rng(0))
     assert out.shape == digits.shape and out.dtype == np.float32
@@ -30,7 +28,7 @@ def test_every_kind_keeps_shape_dtype_and_range_and_changes_the_digits(digits, k
     assert np.all(out.max(axis=(1, 2)) > 0.5), "a digit lost its ink"
 
 
-@pytest.mark.parametrize("kinds", [[k] for k in KIND_NAMES] + [list(KIND_NAMES)])
+@pytest.mark.parametrize("kinds", [[k] for k in AUGMENTATION_NAMES] + [list(AUGMENTATION_NAMES)])
 def test_strength_zero_is_the_identity_and_a_tiny_strength_nearly_so(digits, kinds):
     assert np.array_equal(augment.augment(digits, kinds, np.random.default_rng(0), strength=0.0), digits)
     # The warp itself (not a shortcut) leaves an image in place: its centre and axes are right.
@@ -43,9 +41,9 @@ def test_no_kinds_is_the_identity(digits):
 
 
 def test_the_same_seed_gives_the_same_images_and_another_seed_others(digits):
-    a = augment.augment(digits, KIND_NAMES, np.random.default_rng(7))
-    b = augment.augment(digits, KIND_NAMES, np.random.default_rng(7))
-    c = augment.augment(digits, KIND_NAMES, np.random.default_rng(8))
+    a = augment.augment(digits, AUGMENTATION_NAMES, np.random.default_rng(7))
+    b = augment.augment(digits, AUGMENTATION_NAMES, np.random.default_rng(7))
+    c = augment.augment(digits, AUGMENTATION_NAMES, np.random.default_rng(8))
     assert np.array_equal(a, b)
     assert np.abs(a - c).max() > 0.5
 
@@ -95,9 +93,9 @@ def test_elastic_bends_strokes_but_keeps_the_ink_in_place(digits):
 
 
 def test_kinds_are_read_from_lists_strings_and_old_cards():
-    assert augment.kinds_from(True) == augment.LEGACY_KINDS  # cards saved before kinds could be chosen
+    assert augment.kinds_from(True) == augment.LEGACY_AUGMENTATIONS  # cards saved before kinds could be chosen
     assert augment.kinds_from(False) == augment.kinds_from(None) == augment.kinds_from("none") == ()
-    assert augment.kinds_from("all") == KIND_NAMES
+    assert augment.kinds_from("all") == AUGMENTATION_NAMES
     assert augment.kinds_from("stroke, shift") == ("shift", "stroke")  # KINDS' order, whatever was typed
     assert augment.kinds_from(["elastic"]) == ("elastic",)
     with pytest.raises(augment.AugmentError, match="blur.*choose from shift, rotate"):
@@ -108,9 +106,9 @@ def test_kinds_are_read_from_lists_strings_and_old_cards():
 def test_a_run_refuses_an_unknown_kind_and_resolves_the_presets_recipe():
     with pytest.raises(training.HyperparameterError, match="Unknown augmentation sparkle"):
         training.validate(training.TrainingConfig("ann", augment=("sparkle",)), 60_000)
-    assert training.TrainingConfig("cnn").resolved().augment == KIND_NAMES
+    assert training.TrainingConfig("cnn").resolved().augment == AUGMENTATION_NAMES
     assert training.TrainingConfig("seed000-cnn").resolved().augment == ()
-    assert training.TrainingConfig("ann", augment=True).resolved().augment == augment.LEGACY_KINDS
+    assert training.TrainingConfig("ann", augment=True).resolved().augment == augment.LEGACY_AUGMENTATIONS
 
 
 def test_the_workers_batches_repeat_for_a_seed_and_differ_each_epoch(digits):
@@ -120,7 +118,7 @@ def test_the_workers_batches_repeat_for_a_seed_and_differ_each_epoch(digits):
 
     def epochs(seed):
         batches = tf.data.Dataset.from_tensor_slices((digits, np.arange(len(digits)))).batch(16)
-        ds = _augmented(batches, KIND_NAMES, seed)
+        ds = _augmented(batches, AUGMENTATION_NAMES, seed)
         return [np.concatenate([x.numpy() for x, _ in ds]) for _ in range(2)]
 
     first, again = epochs(3), epochs(3)
@@ -188,9 +186,9 @@ def test_the_pen_leaves_a_blank_image_blank():
 
 
 def test_a_digit_the_pen_draws_reaches_the_model_as_preprocessed_and_the_rest_are_changed(digits):
-    everything = augment.augment(digits, KIND_NAMES, np.random.default_rng(3))
+    everything = augment.augment(digits, AUGMENTATION_NAMES, np.random.default_rng(3))
     pen_only = augment.augment(digits, ["pen"], np.random.default_rng(3))
-    others = augment.augment(digits, [k for k in KIND_NAMES if k != "pen"], np.random.default_rng(3))
+    others = augment.augment(digits, [k for k in AUGMENTATION_NAMES if k != "pen"], np.random.default_rng(3))
     drawn = np.abs(pen_only - digits).max(axis=(1, 2)) > 0
     assert 0.3 < drawn.mean() < 0.7
     assert np.array_equal(everything[drawn], pen_only[drawn])  # no warp or stroke change on a drawn digit

@@ -95,7 +95,7 @@ def test_non_digits_are_inputs_the_models_take():
     extra = cal.non_digits(0)
     assert extra.images.shape == (60, 28, 28) and extra.images.dtype == np.float32
     assert extra.images.min() >= 0 and extra.images.max() <= 1
-    assert [extra.kinds.count(k) for k in cal.KINDS] == [20, 20, 20]
+    assert [extra.kinds.count(k) for k in cal.NON_DIGIT_KINDS] == [20, 20, 20]
     assert len(extra.names) == len(extra) == 60
     assert not set(cal.LETTERS) & set("OIlSZBGDTgqbo")  # none that passes for a digit
     for image, kind in zip(extra.images, extra.kinds):

@@ -1,6 +1,6 @@
-import pytest
 import numpy as np
 import pandas as pd
+import pytest
 
 from mnist_core import charts
 from mnist_core.analysis import evaluation

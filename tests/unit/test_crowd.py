@@ -16,10 +16,7 @@ import pytest
 from PIL import Image
 
 from mnist_core import data
-from mnist_core.talk import crowd
-from mnist_core.talk import export
-from mnist_core.talk import inputs
-from mnist_core.talk import schema, statistics
+from mnist_core.talk import crowd, export, inputs, schema, statistics
 
 ROOT = Path(__file__).resolve().parents[2]
 SHA = {"ann": "a" * 64, "cnn": "c" * 64}

@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 
 from mnist_core import training
-from mnist_core.training import epoch_snapshots
+from mnist_core.training import TrainingConfig, TrainingRun, epoch_snapshots
 from mnist_core.training.epoch_snapshots import EpochSnapshot
-from mnist_core.training import TrainingConfig, TrainingRun
 
 
 def small(mnist, n=2000, test=1000):

@@ -88,6 +88,7 @@ def scorings(monkeypatch):
 
 def saved_model(name="scored", seed=0):
     import keras
+
     from mnist_core import models
     from mnist_core.models import networks, registry
     keras.utils.set_random_seed(seed)

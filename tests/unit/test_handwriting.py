@@ -1,15 +1,13 @@
 """The held-out handwriting measure: digits repainted with the Draw page's pens, and digits in
 handwriting fonts, sent through the app's preprocessing."""
 
-import sys
 import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from mnist_core.data import canvas_pen
-from mnist_core.data import handwriting
-from mnist_core.data import preprocess
+from mnist_core.data import canvas_pen, handwriting, preprocess
 from mnist_core.models.inference import load_classifier
 
 

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from mnist_core import models
-from mnist_core.models import inference
-from mnist_core.models import networks, registry
+from mnist_core.models import inference, networks, registry
 
 ROOT = Path(__file__).resolve().parents[2]
 

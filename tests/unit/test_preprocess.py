@@ -4,8 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from mnist_core.data import preprocess
-from mnist_core.data import synthetic
+from mnist_core.data import preprocess, synthetic
 from mnist_core.data.preprocess import canvas_to_mnist
 
 

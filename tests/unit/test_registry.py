@@ -8,9 +8,7 @@ import numpy as np
 import pytest
 
 from mnist_core import models
-from mnist_core.models import inference
-from mnist_core.models import model_file
-from mnist_core.models import networks, registry
+from mnist_core.models import inference, model_file, networks, registry
 
 
 @pytest.fixture

@@ -5,9 +5,7 @@ import numpy as np
 import pytest
 
 from mnist_core import models, training
-from mnist_core.training import epoch_snapshots
-from mnist_core.training import replays
-from mnist_core.training import EpochRecord, TrainingConfig, TrainingRun
+from mnist_core.training import EpochRecord, TrainingConfig, TrainingRun, epoch_snapshots, replays
 
 
 def fake_recording(epochs=4, seconds=(10.0, 5.0, 5.0, 20.0)) -> replays.Recording:

@@ -6,7 +6,7 @@ import pytest
 from mnist_core import training
 from mnist_core.models import registry
 from mnist_core.talk import room_learning
-from mnist_core.talk.room_learning import RoomLesson, NotEnoughDigits, split_room
+from mnist_core.talk.room_learning import NotEnoughDigits, RoomLesson, split_room
 
 
 def room_of(labels, seed=0):

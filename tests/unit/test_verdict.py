@@ -3,9 +3,8 @@
 import numpy as np
 import pytest
 
-from mnist_core.data import preprocess
-from mnist_core.data import synthetic
 from mnist_core.analysis import verdict
+from mnist_core.data import preprocess, synthetic
 
 
 class Model:
