@@ -25,10 +25,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from mnist_core.talk import audience
-from mnist_core.talk import crowd
 from mnist_core.data import preprocess
-from mnist_core.talk import presenter
+from mnist_core.talk import audience, crowd, presenter
 
 JOIN_HTML = Path(__file__).with_name("join.html")
 LOG = logging.getLogger(__name__)
