@@ -128,6 +128,18 @@ def live_view(view, active: bool, every: float = 1.0) -> None:
             view()
 
 
+def run_buttons(start_label: str, start_icon: str, active: bool, stop_label: str = "Stop",
+                start_key: str | None = None, stop_key: str | None = None, start_help: str | None = None,
+                widths=(1, 1, 4)) -> tuple[bool, bool]:
+    """The one pair of run controls for a worker job: (start pressed, stop pressed). Start is off
+    while the job runs, Stop while it does not."""
+    start_column, stop_column, _ = st.columns(list(widths))
+    start = start_column.button(start_label, type="primary", icon=start_icon, disabled=active, width="stretch",
+                                key=start_key, help=start_help)
+    stop = stop_column.button(stop_label, icon=":material/stop:", disabled=not active, width="stretch", key=stop_key)
+    return start, stop
+
+
 def save_model_form(form_key: str, model_file, card, label: str, default_name: str, help: str,
                     name_key: str | None = None, border: bool = True) -> None:
     """Name a trained model file and save it into trained_models/ with its card (`card()` is

@@ -80,12 +80,11 @@ def live_run(name: str) -> None:
     run = training.find_run(st.session_state.get(key))
     active = run is not None and run.is_active
     quick = experiments.setting_for(name, quick=True)
-    left, right, _ = st.columns([2, 1, 3])
-    start = left.button("Run the quick version live", key=f"{name}_start", icon=":material/play_arrow:",
-                        type="primary", disabled=active,
-                        help=f"{quick.train_images:,} training images, {quick.epochs} epochs per run, scored on "
-                             f"{quick.test_images:,} test images: under a minute here.")
-    stop = right.button("Stop", key=f"{name}_stop", icon=":material/stop:", disabled=not active)
+    start, stop = common.run_buttons(
+        "Run the quick version live", ":material/play_arrow:", active, start_key=f"{name}_start",
+        stop_key=f"{name}_stop", widths=(2, 1, 3),
+        start_help=f"{quick.train_images:,} training images, {quick.epochs} epochs per run, scored on "
+                   f"{quick.test_images:,} test images: under a minute here.")
     if start:
         try:
             run = training.ExperimentRun(name, quick=True, setting=quick).start()

@@ -54,7 +54,7 @@ def settings(ds, kinds: list[str], active: bool):
         row[5].slider("Validation split", 0.0, 0.5, step=0.05, key="train_val", disabled=active)
         shared.augmentation_settings(ds, active)
         with_drawing = shared.drawing_settings(st, active)
-        start, stop = shared.run_buttons("Start training", ":material/play_arrow:", "Stop", active)
+        start, stop = common.run_buttons("Start training", ":material/play_arrow:", active)
     return start, stop, with_drawing
 
 

@@ -35,7 +35,7 @@ def settings(active: bool):
                    f"(at most the images it fits), optimiser and learning rate, {tracks.RACE_VALIDATION:.0%} held "
                    "out for validation. On this 2-core machine each gets about one core.")
         with_drawing = shared.drawing_settings(st, active)
-        start, stop = shared.run_buttons("Start the race", ":material/sprint:", "Stop both", active, "race_stop")
+        start, stop = common.run_buttons("Start the race", ":material/sprint:", active, "Stop both", stop_key="race_stop")
     return start, stop, with_drawing
 
 

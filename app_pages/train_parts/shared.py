@@ -74,15 +74,6 @@ def augmentation_settings(ds, disabled: bool) -> None:
             st.rerun()
 
 
-def run_buttons(start_label: str, start_icon: str, stop_label: str, active: bool,
-                stop_key: str | None = None) -> tuple[bool, bool]:
-    """The one pair of run controls: (start pressed, stop pressed). Start is off while a run is on."""
-    buttons = st.columns([1, 1, 4])
-    start = buttons[0].button(start_label, type="primary", icon=start_icon, disabled=active, width="stretch")
-    stop = buttons[1].button(stop_label, icon=":material/stop:", disabled=not active, width="stretch", key=stop_key)
-    return start, stop
-
-
 def start_error(exc: Exception) -> None:
     st.error(str(exc), icon=":material/error:")
 
