@@ -29,7 +29,7 @@ chromium:
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; fi
 
 # Handwriting fonts from Debian packages: digits by writers MNIST never had, for measuring only
-# (mnist_core.handwriting lists them).
+# (mnist_core.data.handwriting lists them).
 fonts: $(VENV)/.app-installed
 	@missing="$$($(PY) -m mnist_core.data.handwriting --missing-packages)"; \
 	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; fi

@@ -1,6 +1,6 @@
 """The server's memory under a room of sessions: given back when the sessions close.
 
-Measured with benchmarks/audience_load.py (50 Draw-page sessions for 10 minutes, README): RSS
+Measured with benchmarks/audience_load.py (50 Draw-page sessions for 10 minutes, docs/figures.md): RSS
 283 → 388 MB by the end, still 391 MB 200 s after the last tab closed. Three things kept it:
 
 - glibc's allocator. Streamlit runs every script run in a thread of its own; glibc gave those

@@ -118,7 +118,7 @@ def augment(images: np.ndarray, kinds: Iterable[str], rng: np.random.Generator,
         out = _pen(out, redraw, thin + pen_draws[:, 1] * (thick - thin), short + pen_draws[:, 2] * (tall - short))
     # A digit the pen drew reaches the models exactly as the app's preprocessing gives it, as a drawn
     # digit does; the other kinds change MNIST's own digits. (Warping drawn digits too cost every
-    # gain the pen brings: README, "Reading new handwriting".)
+    # gain the pen brings: docs/handwriting.md.)
     rest = ~redraw
     if "stroke" in chosen and rest.any():
         out[rest] = _stroke(out[rest], u[rest, 6] * MAX_STROKE)

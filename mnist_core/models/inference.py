@@ -1,7 +1,7 @@
 """Fast, thread-safe prediction for saved models, with NumPy only.
 
 `model.predict` spends ~35–75 ms of framework overhead per model on one image (measured here), the
-Draw page asks on every stroke, and the server never imports Keras (DESIGN.md, "Two processes").
+Draw page asks on every stroke, and the server never imports Keras (docs/architecture.md, "Two processes").
 So a saved model, read by model_file as plain layer specs, is compiled once into a NumPy forward
 pass (batch norm folded into the layer before it) that gives the Keras answer within 1e-5 (tested
 for every preset): one image in 0.04–0.08 ms (ANN) and 0.2–0.37 ms (CNN), this machine on

@@ -1,6 +1,6 @@
 """The .keras format, read without Keras.
 
-The server never imports TensorFlow or Keras (DESIGN.md, "Two processes"), yet serves the models
+The server never imports TensorFlow or Keras (docs/architecture.md, "Two processes"), yet serves the models
 the Train page saves as `.keras` files. A `.keras` file is a zip of `config.json` (the Keras 3
 serialisation of the model), `metadata.json` (versions and date; not needed here) and
 `model.weights.h5`. This module reads the first and the last with zipfile, json and h5py and

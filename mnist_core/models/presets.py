@@ -47,7 +47,7 @@ class Preset:
         }
 
 
-SHIPPED_AUGMENT = augment.AUGMENTATION_NAMES  # every kind: README's "Reading new handwriting" says what each gained
+SHIPPED_AUGMENT = augment.AUGMENTATION_NAMES  # every kind: docs/handwriting.md says what each gained
 
 PRESETS: dict[str, Preset] = {
     preset.name: preset

@@ -17,7 +17,7 @@ from mnist_core.models import model_file
 from mnist_core.models.model_file import ModelLoadError
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "trained_models"
-SHIPPED = ("ann", "cnn")  # produced by README's recipe; never overwritten from the UI
+SHIPPED = ("ann", "cnn")  # produced by docs/models.md's recipe; never overwritten from the UI
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -93,7 +93,7 @@ def file_hash(name: str, directory: Path | None = None) -> str:
 def missing_model_error(name: str, path: Path) -> ModelLoadError:
     return ModelLoadError(
         f"No model file {path}. Train one on the Train page, or retrain the shipped models "
-        f"as README describes (`python -m mnist_core train --preset {name if name in SHIPPED else 'cnn'} ...`).")
+        f"as docs/models.md describes (`python -m mnist_core train --preset {name if name in SHIPPED else 'cnn'} ...`).")
 
 
 def read_model(name: str, directory: Path | None = None):

@@ -262,7 +262,7 @@ def few_examples_table(result: ExperimentResult) -> dict[str, list[tuple[int, fl
 
 
 def summary(result: ExperimentResult) -> list[str]:
-    """The result's figures as short lines (the CLI prints them; README quotes them)."""
+    """The result's figures as short lines (the CLI prints them; docs/experiments.md quotes them)."""
     rows, pct = result.rows, (lambda a: f"{100 * a:.1f}%")
     if result.name == "shuffled_pixels":
         acc = {(r["model"], r["pixels"]): r["accuracy"] for r in rows}

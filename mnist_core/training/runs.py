@@ -1,9 +1,9 @@
 """One training run as an object: validated config, a worker process that trains with Keras
-(`training_worker`), epoch and batch records a UI thread can read at any time, Stop within one
+(`training.worker`), epoch and batch records a UI thread can read at any time, Stop within one
 batch, a NaN guard, and a clear failure when the worker dies.
 
 No TensorFlow in this module: the Streamlit server imports it, and TensorFlow's objects in the
-server made every script run pay ~0.5 s of garbage collection (README). A run's worker is a
+server made every script run pay ~0.5 s of garbage collection (docs/architecture.md, "Two processes"). A run's worker is a
 fresh interpreter, `python -m mnist_core.training.worker` (fork would copy the server's threads
 and locks); it loads MNIST from the cache itself, reports through a pipe, and writes the trained
 model to a file that *Save as* then names (`registry.save_model_file`).

@@ -1,7 +1,7 @@
 """The Keras side of a training run, in a process of its own.
 
 The Streamlit server never imports TensorFlow: with it loaded, every script run paid ~0.5 s of
-garbage collection over its ~400,000 objects (README). So `training.TrainingRun` starts
+garbage collection over its ~400,000 objects (docs/architecture.md, "Two processes"). So `training.TrainingRun` starts
 `python -m mnist_core.training.worker REPORT_FD CONTROL_FD`, a fresh interpreter (not
 multiprocessing's spawn, which re-runs the parent's main module: streamlit's CLI, or pytest).
 On the control pipe the server sends the job, then possibly "stop"; on the report pipe the

@@ -1,7 +1,7 @@
 """The server carries no TensorFlow: every page renders in a fresh interpreter without importing it.
 
 With TensorFlow in the server, each script run paid ~0.5 s of garbage collection over its
-objects (README); prediction is NumPy and training runs in a worker process, so none is needed.
+objects (docs/architecture.md); prediction is NumPy and training runs in a worker process, so none is needed.
 """
 
 import subprocess
