@@ -13,9 +13,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from mnist_core.analysis import calibration
-from mnist_core.data import preprocess
-from mnist_core.data import synthetic  # noqa: E402
-from mnist_core.data import load_mnist  # noqa: E402
+from mnist_core.data import (
+    load_mnist,  # noqa: E402
+    preprocess,
+    synthetic,  # noqa: E402
+)
 from mnist_core.models.inference import load_classifier  # noqa: E402
 
 

@@ -9,38 +9,32 @@ machine noise hits both alike. Prints each round, the medians and their ratio. N
 """
 
 import argparse
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, launch_server, wait_until_idle  # noqa: E402
+import browser
+import harness
 
 ONE_LINER = 'import streamlit as st\nst.write("Hello, room")\n'
 APP_READY = "[data-testid='stMetric']:has-text('CNN · test accuracy')"
 ONE_LINER_READY = "text=Hello, room"
 
 
-def seconds_to_first_render(browser, script: Path, ready_selector: str) -> float:
+def seconds_to_first_render(chromium, script: Path, ready_selector: str) -> float:
     started = time.perf_counter()
-    process, url = launch_server(dict(os.environ), subprocess.DEVNULL, script=script)
+    server = harness.start_server(script)
     try:
-        page = browser.new_page(viewport={"width": 1440, "height": 900})
-        page.goto(url)
+        page = chromium.new_page(viewport=browser.LAPTOP)
+        page.goto(server.url)
         page.wait_for_selector(ready_selector, timeout=120_000)
-        wait_until_idle(page)
+        browser.wait_until_idle(page)
         elapsed = time.perf_counter() - started
         page.close()
         return elapsed
     finally:
-        process.terminate()
-        process.wait(10)
+        harness.stop_server(server)
 
 
 def main():
@@ -52,13 +46,13 @@ def main():
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
         one_liner = Path(tmp) / "one_line_app.py"
         one_liner.write_text(ONE_LINER)
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = browser.launch(playwright)
         app, floor = [], []
         for round_ in range(1, args.rounds + 1):
-            floor.append(seconds_to_first_render(browser, one_liner, ONE_LINER_READY))
-            app.append(seconds_to_first_render(browser, ROOT / "streamlit_app.py", APP_READY))
+            floor.append(seconds_to_first_render(chromium, one_liner, ONE_LINER_READY))
+            app.append(seconds_to_first_render(chromium, harness.APP, APP_READY))
             print(f"round {round_}: one-line app {floor[-1]:.2f} s, this app's Home {app[-1]:.2f} s")
-        browser.close()
+        chromium.close()
     print(f"streamlit run → first page rendered, median of {args.rounds}: one-line app "
           f"{statistics.median(floor):.2f} s, Home {statistics.median(app):.2f} s "
           f"({statistics.median(app) / statistics.median(floor):.2f}×)")

@@ -25,8 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from mnist_core.data import handwriting  # noqa: E402
-from mnist_core.data import load_mnist  # noqa: E402
+from mnist_core.data import (
+    handwriting,  # noqa: E402
+    load_mnist,  # noqa: E402
+)
 from mnist_core.models.inference import load_classifier  # noqa: E402
 
 WORKERS = 2  # the machine's cores: drawing and preprocessing canvases is the slow part

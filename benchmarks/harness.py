@@ -1,15 +1,19 @@
-"""Small shared pieces for load benchmarks of talk mode, with no Locust or gevent in them (the
-load generator's gevent monkeypatching stays in the benchmark process that imports Locust):
+"""What the benchmarks share, with no Locust or gevent in it (the load generator's gevent
+monkeypatching stays in the benchmark process that imports Locust):
 
-- `start_talk_server`: `streamlit run streamlit_app.py` in talk mode on a free loopback port, with
-  a fresh random presenter key and its own SQLite file in a temporary folder; ready once
-  /_stcore/health answers. `stop_server` stops it and whatever child processes it left.
+- `start_server`: `streamlit run SCRIPT` (the app by default) on a free loopback port, ready once
+  /_stcore/health answers; `start_talk_server` the app in talk mode with a fresh random presenter
+  key and its own SQLite file in a temporary folder. `stop_server` stops either and whatever child
+  processes it left. `answers_health` and `http_request`: plain HTTP to a loopback server.
 - process readings from /proc: child processes, the judging workers, CPU seconds of a process and
   all its descendants, RSS, the process listening on a loopback port (for --host);
 - `percentile`, `spread` and `table`: the report's figures and a plain-text table;
 - `python benchmarks/harness.py wall DB TALK SECONDS OUT`: the presenter's wall reads
   (CrowdStore.count, latest(talk, 18), scoreboard) timed once a second, in a process of their
   own so that SQLite's blocking calls never stall the load generator's event loop.
+
+Chromium and the Draw page in a real browser are in browser.py, a browser tab over Streamlit's own
+protocol in streamlit_client.py, MNIST digits redrawn as canvas input in canvas_digits.py.
 """
 
 from __future__ import annotations
@@ -26,15 +30,18 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "streamlit_app.py"
 PYTHON = sys.executable
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 HEALTH_SECONDS = 120.0  # a cold server (Streamlit, then TensorFlow in the workers) on a busy 2-core box
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # for loopback: no proxy from the environment
 
 
 # ── the server ────────────────────────────────────────────────────────────────────────────────
@@ -53,42 +60,69 @@ def is_loopback(url: str) -> bool:
 class Server:
     url: str
     pid: int
-    db: Path
+    db: Path | None = None                    # a talk-mode server's database
     process: subprocess.Popen | None = None  # None: a server this script did not start
     folder: Path | None = None                # the temporary folder of a server we started
     log: Path | None = None
     started_in: float = 0.0
 
 
-def start_talk_server(keep_log: Path | None = None) -> Server:
-    """A talk-mode server of our own: a fresh key, a fresh database, a free loopback port. Its
-    output goes to a file (never an unread pipe: a full pipe blocks every thread that logs)."""
-    folder = Path(tempfile.mkdtemp(prefix="hall-load-"))
-    db = folder / "crowd.sqlite3"
-    log = keep_log or folder / "server.log"
-    env = dict(os.environ, MNIST_TALK_KEY=secrets.token_urlsafe(16), MNIST_CROWD_DB=str(db))
+def start_server(script: Path = APP, env_extra: dict | None = None, log: Path | None = None) -> Server:
+    """`streamlit run SCRIPT` on a free loopback port, returned once /_stcore/health answers ok
+    (`started_in`: seconds from the launch). Its output goes to `log` or nowhere, never to an
+    unread pipe: a full pipe blocks every thread that logs."""
+    env = dict(os.environ, **(env_extra or {}))
     port = free_port()
     started = time.perf_counter()
-    with open(log, "wb") as out:
+    with open(log or os.devnull, "wb") as out:
         process = subprocess.Popen(
-            [PYTHON, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
+            [PYTHON, "-m", "streamlit", "run", str(script), "--server.port", str(port),
              "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    server = Server(f"http://127.0.0.1:{port}", process.pid, db, process, folder, log)
+    server = Server(f"http://127.0.0.1:{port}", process.pid, process=process, log=log)
     deadline = time.monotonic() + HEALTH_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        try:
-            with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=2) as r:
-                if r.read() == b"ok":
-                    server.started_in = time.perf_counter() - started
-                    return server
-        except OSError:
-            time.sleep(0.1)
-    tail = log.read_bytes()[-3000:].decode(errors="replace") if log.exists() else ""
+    while time.monotonic() < deadline and process.poll() is None:
+        if answers_health(server.url, timeout=2):
+            server.started_in = time.perf_counter() - started
+            return server
+        time.sleep(0.05)  # fine enough for cold_start.py, whose figure includes this wait
+    tail = log.read_bytes()[-3000:].decode(errors="replace") if log and log.exists() else ""
     stop_server(server)
-    raise RuntimeError(f"the talk server did not answer /_stcore/health within {HEALTH_SECONDS:.0f} s:\n{tail}")
+    raise RuntimeError(f"{script.name} did not answer /_stcore/health within {HEALTH_SECONDS:.0f} s:\n{tail}")
+
+
+def start_talk_server(keep_log: Path | None = None) -> Server:
+    """The app in talk mode, a server of our own: a fresh key, a fresh database in a temporary
+    folder (removed by stop_server), a free loopback port."""
+    folder = Path(tempfile.mkdtemp(prefix="hall-load-"))
+    db = folder / "crowd.sqlite3"
+    env = {"MNIST_TALK_KEY": secrets.token_urlsafe(16), "MNIST_CROWD_DB": str(db)}
+    try:
+        server = start_server(APP, env, keep_log or folder / "server.log")
+    except RuntimeError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    server.db, server.folder = db, folder
+    return server
+
+
+def answers_health(url: str, timeout: float = 5) -> bool:
+    try:
+        return http_request(f"{url}/_stcore/health", timeout=timeout)[2] == b"ok"
+    except OSError:
+        return False
+
+
+def http_request(url: str, body: bytes | None = None, headers: dict | None = None,
+                 timeout: float = 15.0) -> tuple[int, dict, bytes]:
+    """(status, headers, raw body) of a GET, or a POST with `body`, without raising on an HTTP
+    status. Never through a proxy: the benchmarks talk to loopback only."""
+    request = urllib.request.Request(url, data=body, headers=headers or {}, method="GET" if body is None else "POST")
+    try:
+        with _DIRECT.open(request, timeout=timeout) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
 
 
 def stop_server(server: Server, remove_folder: bool = True) -> None:
@@ -176,18 +210,25 @@ def cpu_seconds(pid: int | None) -> float | None:
     """CPU seconds (user + system) of the process and of all its descendants, the live ones and
     the ones already reaped (cutime, cstime). The difference of two readings is what the server
     and its workers spent in between, a worker that died in between included (once reaped)."""
+    parts = cpu_seconds_split(pid)
+    return None if parts is None else sum(parts)
+
+
+def cpu_seconds_split(pid: int | None) -> tuple[float, float] | None:
+    """cpu_seconds in two: (the process's own, its descendants' live and reaped)."""
     if not pid:
         return None
     fields = _stat_fields(pid)
     if fields is None:
         return None
     tick = os.sysconf("SC_CLK_TCK")
-    total = sum(int(fields[i]) for i in (11, 12, 13, 14))
+    own = int(fields[11]) + int(fields[12])
+    others = int(fields[13]) + int(fields[14])
     for child in descendants(pid):
         child_fields = _stat_fields(child)
         if child_fields is not None:
-            total += sum(int(child_fields[i]) for i in (11, 12, 13, 14))  # live grandchildren: in the walk
-    return total / tick
+            others += sum(int(child_fields[i]) for i in (11, 12, 13, 14))  # live grandchildren: in the walk
+    return own / tick, others / tick
 
 
 def rss_mb(pid: int | None, with_children: bool = False) -> float | None:

@@ -16,9 +16,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from mnist_core.analysis import evaluation
-from mnist_core.models import inference
-from mnist_core.models import registry  # noqa: E402
 from mnist_core.data import load_mnist_dataset  # noqa: E402
+from mnist_core.models import (
+    inference,
+    registry,  # noqa: E402
+)
 
 NAMES = ("ann", "cnn")
 

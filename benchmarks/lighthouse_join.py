@@ -18,12 +18,12 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import browser  # noqa: E402
 import harness  # noqa: E402
 
 LIGHTHOUSE_VERSION = "13.5.0"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mnist-ann-vs-cnn" / f"lighthouse-{LIGHTHOUSE_VERSION}"
-CHROME_FLAGS = ("--headless=new --no-sandbox --disable-gpu --disable-background-networking "
-                "--disable-component-update --disable-sync --no-first-run")
+CHROME_FLAGS = " ".join(["--headless=new", *browser.CHROMIUM_ARGS])
 FIGURES = ("largest-contentful-paint", "first-contentful-paint", "speed-index", "total-blocking-time",
            "cumulative-layout-shift", "total-byte-weight")
 
@@ -46,7 +46,7 @@ def main() -> None:
             report = Path(folder) / "join.json"
             subprocess.run([str(binary), f"{server.url}/join", "--output=json", f"--output-path={report}",
                             f"--chrome-flags={CHROME_FLAGS}", "--quiet"],
-                           env=dict(os.environ, CHROME_PATH="/usr/bin/chromium"), check=True, timeout=300)
+                           env=dict(os.environ, CHROME_PATH=browser.CHROMIUM), check=True, timeout=300)
             result = json.loads(report.read_text())
     finally:
         harness.stop_server(server)

@@ -3,22 +3,16 @@
 Prints, as medians of several clicks: the Dataset page re-rendering after a digit filter, the
 Confusion matrix page's first load on a fresh server (the 10,000 test images scored for both
 models) against a cached re-render, and the Draw page from the end of a stroke to both verdicts
-and the models' own time inside the app. Needs the test tools (`make test` installs them) and /usr/bin/chromium.
+and the CPU time the app reports for preprocessing and both models. Needs the test tools (`make test`
+installs them) and /usr/bin/chromium.
 """
 
-import os
 import re
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, launch_server, wait_until_idle  # noqa: E402
-from tests.e2e.test_browser import draw, wait_for_verdicts  # noqa: E402
+import harness
+from browser import LAPTOP, draw, launch, wait_for_verdicts, wait_until_idle
 
 
 def timed(page, action, done_js: str, arg=None) -> float:
@@ -31,6 +25,8 @@ def timed(page, action, done_js: str, arg=None) -> float:
 
 FIRST_CAPTION_ENDS = """d => { const c = document.querySelector("[data-testid='stImageCaption']");
                                return c && (d === 'all' ? c.innerText.trim() === '#0 · 5' : c.innerText.trim().endsWith(' · ' + d)); }"""
+# The Draw page's caption: "Preprocessing and 2 model(s): 1.4 ms of CPU time".
+APP_MS = re.compile(r"model\(s\): ([0-9.]+) ms")
 MATRIX_SHOWS_RATES = """rates => { const t = document.querySelector('.js-plotly-plot .heatmaplayer').textContent;
                                    return t.includes('%') === rates; }"""
 
@@ -38,11 +34,12 @@ MATRIX_SHOWS_RATES = """rates => { const t = document.querySelector('.js-plotly-
 def main():
     from playwright.sync_api import sync_playwright
 
-    process, url = launch_server(dict(os.environ), subprocess.DEVNULL)
+    server = harness.start_server()
+    url = server.url
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            chromium = launch(playwright)
+            page = chromium.new_page(viewport=LAPTOP)
 
             # Confusion matrix first, while nothing is cached on the fresh server.
             started = time.perf_counter()
@@ -64,26 +61,25 @@ def main():
             page.goto(f"{url}/draw")
             wait_until_idle(page)
             page.locator("canvas.upper-canvas").first.wait_for(timeout=60_000)
-            strokes, model_ms = [], []
+            strokes, app_ms = [], []
             for digit in ("1", "0", "7") * 2:
                 draw(page, digit)
                 started = time.perf_counter()
                 if wait_for_verdicts(page, digit):
                     strokes.append(time.perf_counter() - started)
                     wait_until_idle(page)
-                    caption = page.get_by_text(re.compile(r"model\(s\) [0-9.]+ ms")).first.inner_text()
-                    model_ms.append(float(re.search(r"model\(s\) ([0-9.]+) ms", caption).group(1)))
+                    caption = page.get_by_text(APP_MS).first.inner_text()
+                    app_ms.append(float(APP_MS.search(caption).group(1)))
                 page.get_by_role("button", name=re.compile("Clear")).click()
                 wait_for_verdicts(page, "—", timeout=10)
                 wait_until_idle(page)
                 page.wait_for_timeout(800)
             print(f"draw, stroke end → both verdicts: median {statistics.median(strokes):.2f} s "
-                  f"({len(strokes)} of 6 digits read right); both models inside the app: median "
-                  f"{statistics.median(model_ms):.2f} ms, max {max(model_ms):.2f} ms")
-            browser.close()
+                  f"({len(strokes)} of 6 digits read right); preprocessing and both models inside the app "
+                  f"(CPU time): median {statistics.median(app_ms):.2f} ms, max {max(app_ms):.2f} ms")
+            chromium.close()
     finally:
-        process.terminate()
-        process.wait(10)
+        harness.stop_server(server)
 
 
 if __name__ == "__main__":

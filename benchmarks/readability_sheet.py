@@ -20,11 +20,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
+from handwriting_accuracy import WORKERS, load, redrawn, test_sample  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
-from handwriting_accuracy import WORKERS, load, redrawn, test_sample  # noqa: E402
-from mnist_core.data import handwriting  # noqa: E402
-from mnist_core.data import load_mnist  # noqa: E402
+from mnist_core.data import (
+    handwriting,  # noqa: E402
+    load_mnist,  # noqa: E402
+)
 
 PER_SHEET, COLUMNS, CELL = 84, 14, 70
 

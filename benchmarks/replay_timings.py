@@ -20,9 +20,8 @@ sys.path.insert(0, str(ROOT))
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from mnist_core.training import epoch_snapshots
-from mnist_core.training import replays
 from mnist_core.models import writeups  # noqa: E402
+from mnist_core.training import epoch_snapshots, replays
 
 
 def recordings_table() -> None:

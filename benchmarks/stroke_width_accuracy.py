@@ -17,12 +17,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import handwriting_accuracy as drawn  # noqa: E402
 import numpy as np  # noqa: E402
 
-import handwriting_accuracy as drawn  # noqa: E402
-from mnist_core.data import handwriting
-from mnist_core.data import preprocess  # noqa: E402
-from mnist_core.data import load_mnist  # noqa: E402
+from mnist_core.data import (
+    handwriting,
+    load_mnist,  # noqa: E402
+    preprocess,  # noqa: E402
+)
 from mnist_core.models.inference import load_classifier  # noqa: E402
 
 BINS = ((0, 2), (2, 3), (3, 4), (4, 5), (5, 6), (6, 7), (7, 9), (9, 99))  # px

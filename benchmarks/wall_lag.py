@@ -14,12 +14,11 @@ import argparse
 import sqlite3
 import statistics
 import time
-import urllib.parse
 from pathlib import Path
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+import browser
+import harness
+
 SHOT = Path(__file__).resolve().parent / "wall_lag.png"
 
 
@@ -38,14 +37,14 @@ def main() -> None:
     parser.add_argument("--db", required=True)
     parser.add_argument("--seconds", type=float, default=60)
     args = parser.parse_args()
-    if urllib.parse.urlsplit(args.host).hostname not in ("127.0.0.1", "localhost", "::1"):
+    if not harness.is_loopback(args.host):
         parser.error("loopback only")
     seconds = min(max(args.seconds, 5), 600)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1920, "height": 1080})
+        chromium = browser.launch(playwright)
+        page = chromium.new_page(viewport={"width": 1920, "height": 1080})
         page.goto(f"{args.host}/talk?key={args.key}")
         page.get_by_text("Digits received").wait_for(timeout=60_000)
         samples = []  # (wall clock, shown, stored)
@@ -59,7 +58,7 @@ def main() -> None:
                 samples.append((time.time(), int(shown.replace(",", "")), stored))
             time.sleep(0.5)
         page.screenshot(path=str(SHOT))
-        browser.close()
+        chromium.close()
     if not samples:
         print("no samples: the Talk page showed no counter")
         return
