@@ -31,7 +31,6 @@ import time
 from typing import Callable, Mapping
 
 from mnist_core.data import preprocess
-from mnist_core.models.presets import MODEL_KINDS
 from mnist_core.talk import crowd, inputs
 
 MAX_BODY_BYTES = 64 * 1024  # a 300×300 canvas PNG of strokes is 3–15 KB, as a data URL in JSON < 25 KB
@@ -260,8 +259,10 @@ class JudgePool:
     """
 
     def __init__(self, db_path=None, model_names: Mapping[str, str] | None = None, workers: int | None = None):
+        from mnist_core.models.registry import SHIPPED  # here: h5py comes with it, and only talk mode needs it
+
         self.db_path = str(db_path or crowd.default_db_path())  # the one WAL store every worker writes
-        self.model_names = dict(model_names or {kind: kind for kind in MODEL_KINDS})
+        self.model_names = dict(model_names or {kind: kind for kind in SHIPPED})
         self.workers = max(1, workers or os.cpu_count() or 1)
         self._lock = threading.Lock()
         self._executor: concurrent.futures.ProcessPoolExecutor | None = None
