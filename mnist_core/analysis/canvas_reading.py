@@ -61,13 +61,24 @@ def save(result: dict, path: Path | None = None) -> Path:
     return path
 
 
+_loaded: dict[tuple, dict | None] = {}  # file version → its result: the Draw page asks on every run
+
+
 def load(path: Path | None = None) -> dict | None:
-    """The recorded result, or None when there is none or it is not one this code reads."""
+    """The recorded result, or None when there is none or it is not one this code reads. Read once
+    per version of the file."""
+    path = path or result_path()
     try:
-        result = json.loads((path or result_path()).read_text())
-    except (OSError, ValueError):
+        version = registry.file_version(path)
+    except OSError:
         return None
-    return result if isinstance(result, dict) and result.get("format") == FORMAT else None
+    if version not in _loaded:
+        try:
+            result = json.loads(path.read_text())
+        except (OSError, ValueError):
+            result = None
+        _loaded[version] = result if isinstance(result, dict) and result.get("format") == FORMAT else None
+    return _loaded[version]
 
 
 def for_file(result: dict | None, name: str, file_sha256: str | None) -> dict | None:
