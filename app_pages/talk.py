@@ -9,6 +9,7 @@ from app_pages import common, talk_roles
 from app_pages.talk_parts import lesson, wall
 from mnist_core import charts
 from mnist_core.talk import presenter
+from mnist_core.talk.crowd import CrowdStoreError
 
 SCORES_SECONDS = 5.0
 FOOLED_SHOWN = 16
@@ -54,7 +55,19 @@ if role != "presenter":
         st.error(refused, icon=":material/key_off:")
     st.stop()
 
-store = talk_roles.crowd_store()
+try:
+    store = talk_roles.crowd_store()
+except CrowdStoreError as exc:
+    st.error(f"{exc} Reload this page when it answers again.", icon=":material/sync_problem:")
+    st.stop()
+
+
+def database_trouble(exc: CrowdStoreError) -> None:
+    """A refresh that found the database not answering (PostgreSQL restarting): one line, and the
+    next refresh tries again by itself."""
+    text = str(exc)
+    st.warning(f"{text[:1].upper()}{text[1:]}. The wall goes on by itself when it answers again.",
+               icon=":material/sync_problem:")
 kinds = common.selected_kinds()  # the sidebar's Models shown switch holds here too
 
 
@@ -96,15 +109,23 @@ def join_panel() -> None:
 @st.fragment(run_every=wall.WALL_SECONDS)
 def live_top() -> None:
     with st.container(key="talk-top"):
-        talk_id, live = shown_talk()
+        try:
+            talk_id, live = shown_talk()
+            count = store.count(talk_id)
+        except CrowdStoreError as exc:
+            database_trouble(exc)
+            return
         join_column, wall_column = st.columns([1.15, 2.6], gap="large")
         with join_column:
             with st.container(key="talk-join"):
                 join_panel()
             with st.container(key="talk-count"):
-                st.metric("Digits received", f"{store.count(talk_id):,}")
+                st.metric("Digits received", f"{count:,}")
         with wall_column:
-            wall.show_wall(store, kinds, talk_id, live)
+            try:
+                wall.show_wall(store, kinds, talk_id, live)
+            except CrowdStoreError as exc:
+                database_trouble(exc)
 
 
 # The scoreboard refreshes by itself every 5 s, not with the wall's 1.5 s: the presenter talks over
@@ -114,8 +135,12 @@ def live_top() -> None:
 @st.fragment(run_every=SCORES_SECONDS)
 def scoreboard() -> None:
     with st.container(key="talk-scores"):
-        talk_id, _ = shown_talk()
-        scores = store.scoreboard(talk_id)
+        try:
+            talk_id, _ = shown_talk()
+            scores = store.scoreboard(talk_id)
+        except CrowdStoreError as exc:
+            database_trouble(exc)
+            return
         st.subheader("Scoreboard: the room's digits")
         if not any(scores.get(kind) and scores[kind].n for kind in kinds):
             st.info("No digits yet: scan the code and draw one. The scores appear with the first digit.",
@@ -162,44 +187,62 @@ def describe(talk_id) -> str:
     return f"{record.title} · {record.digits} digits"
 
 
+@st.fragment(run_every=2.0)
+def wait_for_database() -> None:
+    """After a refresh found the database not answering: the whole page again once it answers."""
+    try:
+        store.current_talk()
+    except CrowdStoreError:
+        return
+    st.rerun(scope="app")
+
+
+def talk_page() -> None:
+    talk_id, live = shown_talk()
+    if not live:
+        st.warning(f"Showing an earlier talk, read-only: {describe(talk_id)}. Pick *This talk (live)* under "
+                   "*Talks and export* to go back to the room.", icon=":material/history:")
+    live_top()
+
+    st.divider()
+    scoreboard()
+
+    st.divider()
+    wall.every_digit(store, kinds, talk_id, live)
+
+    st.divider()
+    lesson.lesson_section(store, kinds, talk_id, live)
+
+    st.divider()
+    st.subheader("Talks and export")
+    current = store.current_talk()
+    new_column, export_column, history_column = st.columns(3, gap="large")
+    with new_column:
+        confirmed = st.checkbox("Yes, start an empty wall (this talk's digits are kept)", key="confirm_new_talk")
+        st.button("New talk", key="new_talk", icon=":material/restart_alt:", disabled=not confirmed,
+                  on_click=start_new_talk, help="Tick the box first: a misclick must not empty the wall.")
+    with history_column:
+        earlier = [t.id for t in store.talks() if t.id != current]
+        if st.session_state.get(SHOWN_KEY) not in [None, *earlier]:
+            st.session_state[SHOWN_KEY] = None  # a talk that is now the current one
+        st.selectbox("Results shown", [None, *earlier], format_func=describe, key=SHOWN_KEY,
+                     help="An earlier talk's wall and scores, read-only. The room's new digits still go to "
+                          "this talk.")
+    with export_column:
+        # Deferred downloads: the bytes are built when the button is clicked, so the file holds every
+        # digit received by then, not only those present at the last full rerun.
+        st.download_button("Digits as .npz (x, y)", lambda: store.npz_bytes(talk_id),
+                           file_name=f"talk-{talk_id}-digits.npz", mime="application/octet-stream",
+                           key="export_npz", icon=":material/download:", on_click="ignore")
+        st.download_button("Digits as MNIST IDX files (zip)", lambda: store.idx_zip_bytes(talk_id),
+                           file_name=f"talk-{talk_id}-idx.zip", mime="application/zip",
+                           key="export_idx", icon=":material/download:", on_click="ignore")
+        st.caption("Visible digits only: hidden ones are kept in the database but never exported.")
+
+
 st.html(STYLE)
-talk_id, live = shown_talk()
-if not live:
-    st.warning(f"Showing an earlier talk, read-only: {describe(talk_id)}. Pick *This talk (live)* under "
-               "*Talks and export* to go back to the room.", icon=":material/history:")
-live_top()
-
-st.divider()
-scoreboard()
-
-st.divider()
-wall.every_digit(store, kinds, talk_id, live)
-
-st.divider()
-lesson.lesson_section(store, kinds, talk_id, live)
-
-st.divider()
-st.subheader("Talks and export")
-current = store.current_talk()
-new_column, export_column, history_column = st.columns(3, gap="large")
-with new_column:
-    confirmed = st.checkbox("Yes, start an empty wall (this talk's digits are kept)", key="confirm_new_talk")
-    st.button("New talk", key="new_talk", icon=":material/restart_alt:", disabled=not confirmed,
-              on_click=start_new_talk, help="Tick the box first: a misclick must not empty the wall.")
-with history_column:
-    earlier = [t.id for t in store.talks() if t.id != current]
-    if st.session_state.get(SHOWN_KEY) not in [None, *earlier]:
-        st.session_state[SHOWN_KEY] = None  # a talk that is now the current one
-    st.selectbox("Results shown", [None, *earlier], format_func=describe, key=SHOWN_KEY,
-                 help="An earlier talk's wall and scores, read-only. The room's new digits still go to "
-                      "this talk.")
-with export_column:
-    # Deferred downloads: the bytes are built when the button is clicked, so the file holds every
-    # digit received by then, not only those present at the last full rerun.
-    st.download_button("Digits as .npz (x, y)", lambda: store.npz_bytes(talk_id),
-                       file_name=f"talk-{talk_id}-digits.npz", mime="application/octet-stream",
-                       key="export_npz", icon=":material/download:", on_click="ignore")
-    st.download_button("Digits as MNIST IDX files (zip)", lambda: store.idx_zip_bytes(talk_id),
-                       file_name=f"talk-{talk_id}-idx.zip", mime="application/zip",
-                       key="export_idx", icon=":material/download:", on_click="ignore")
-    st.caption("Visible digits only: hidden ones are kept in the database but never exported.")
+try:
+    talk_page()
+except CrowdStoreError as exc:
+    database_trouble(exc)
+    wait_for_database()

@@ -44,7 +44,7 @@ class Room:
     def __init__(self, store: crowd.CrowdStore | None = None, pool: audience.JudgePool | None = None,
                  limits: audience.Limits = audience.Limits()):
         self.store = store or crowd.CrowdStore()
-        self.pool = pool or audience.JudgePool(self.store.path)
+        self.pool = pool or audience.JudgePool(self.store.url)
         self.limits = limits
         self.secret = self.store.room_secret()
         self.tokens_by_address = audience.Buckets(*limits.tokens_per_address)
@@ -58,7 +58,12 @@ class Room:
         talk_id, read = self._talk
         now = time.monotonic()
         if fresh or not talk_id or now - read > TALK_ID_SECONDS:
-            talk_id = self.store.current_talk()
+            try:
+                talk_id = self.store.current_talk()
+            except crowd.CrowdStoreError as exc:  # PostgreSQL restarting: the phone tries again by itself
+                LOG.warning("No current talk: %s", exc)
+                raise audience.Refused(503, "store_error", "The room's database is not answering; your phone "
+                                                           "tries again by itself.", audience.STORE_RETRY_SECONDS) from None
             self._talk = (talk_id, now)
         return talk_id
 

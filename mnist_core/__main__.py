@@ -169,9 +169,12 @@ def _crowd_store(args):
     """The room's database, refusing to create an empty one where the user expected digits."""
     from pathlib import Path
 
-    from mnist_core.talk import crowd
+    from mnist_core.talk import crowd, database
 
-    path = Path(args.db) if args.db else crowd.default_db_path()
+    location = args.db or crowd.default_location()
+    if database.is_url(location):
+        return crowd.CrowdStore(location)
+    path = Path(location)
     if not path.is_file():
         raise crowd.CrowdStoreError(
             f"There is no room database at {path}; pass --db PATH or set MNIST_CROWD_DB to the file the talk used.")
@@ -191,7 +194,7 @@ def _crowd_talks(args) -> int:
     with store:
         talks = store.talks()
     if not talks:
-        print(f"No talks in {store.path}.")
+        print(f"No talks in {store.location}.")
     for n, talk in enumerate(talks):
         created = dt.datetime.fromtimestamp(talk.created).strftime("%Y-%m-%d %H:%M")
         current = "  (current)" if n == 0 else ""
@@ -207,7 +210,7 @@ def _crowd_export(args) -> int:
         with store:
             talks = store.talks()
             if not talks:
-                raise crowd.CrowdInputError(f"{store.path} holds no talks yet: nothing to export.")
+                raise crowd.CrowdInputError(f"{store.location} holds no talks yet: nothing to export.")
             talk = store.talk(args.talk) if args.talk is not None else talks[0]
             if args.format == "npz":
                 count = store.export_npz(talk.id, args.out)

@@ -33,3 +33,39 @@ def fresh_key_guard(monkeypatch):
     from mnist_core.talk import presenter
 
     monkeypatch.setattr(presenter, "KEY_GUARD", presenter.KeyGuard())
+
+
+# ---------------------------------------------------------------- the room's databases
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL: MNIST_TEST_POSTGRES (a server URL where we may CREATE DATABASE) if given,
+    else one of our own (Debian's package, a folder under /tmp, a loopback port), stopped at the end."""
+    import psycopg
+
+    from deploy import local_postgres
+
+    given = os.environ.get("MNIST_TEST_POSTGRES")
+    server = None if given else local_postgres.start_temporary()
+    url = given or server.url
+    databases = iter(range(1, 1_000_000))
+
+    def new_database() -> str:
+        name = f"mnist_test_{os.getpid()}_{next(databases)}"
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return url.rsplit("/", 1)[0] + "/" + name
+
+    yield new_database
+    if server is not None:
+        server.remove()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def room_db(request, tmp_path):
+    """Where a test's room keeps its digits: a new SQLite file, then a new PostgreSQL database
+    (each test that takes this runs on both)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "crowd.sqlite3")
+    return request.getfixturevalue("postgres_server")()

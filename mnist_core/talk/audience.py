@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import base64
 import collections
+import contextlib
 import concurrent.futures
 import dataclasses
 import hashlib
 import hmac
 import json
+import logging
 import math
 import multiprocessing
 import os
@@ -36,6 +38,8 @@ from mnist_core.talk import crowd, inputs
 MAX_BODY_BYTES = 64 * 1024  # a 300×300 canvas PNG of strokes is 3–15 KB, as a data URL in JSON < 25 KB
 SEND_CANVAS = preprocess.DRAW_CANVAS  # px: the phone sends its drawing at the Draw page's canvas size
 _TOKEN_BYTES = 16  # random part of a person token; the signature is as long
+STORE_RETRY_SECONDS = 1.0  # the phone's next try while the database does not answer (a restart takes seconds)
+LOG = logging.getLogger(__name__)
 
 
 # ------------------------------------------------------------------ person tokens
@@ -163,7 +167,7 @@ def too_large(size: int) -> Refused:
 _worker: dict = {}  # in each worker process: the store, the judges
 
 
-def _init_worker(model_names: Mapping[str, str], db_path: str) -> None:
+def _init_worker(model_names: Mapping[str, str], database: str) -> None:
     """Once per worker process: one BLAS thread (the processes are the parallelism), the store,
     both models and their unsure rules (the test-set scores come from the disk cache that the
     server and the other workers share)."""
@@ -173,8 +177,10 @@ def _init_worker(model_names: Mapping[str, str], db_path: str) -> None:
         threadpool_limits(1)
     except ImportError:  # pragma: no cover - pinned in requirements.txt
         pass
+    _worker["database"] = database
+    with contextlib.suppress(crowd.CrowdStoreError):  # PostgreSQL restarting: opened again on the next Send
+        _worker["store"] = crowd.CrowdStore(database)
     try:
-        _worker["store"] = crowd.CrowdStore(db_path)
         _worker["judges"], _worker["files"] = load_judges(model_names)
     except Exception as exc:  # noqa: BLE001 (a missing model, MNIST or database: said on every Send, not a dead pool)
         _worker["error"] = f"The server cannot judge digits: {exc}"
@@ -202,7 +208,20 @@ def judge_and_store(talk_id: int, send: Send) -> dict:
     {'status': code, 'message': …}, never as exceptions: the pool's pipe carries plain data."""
     if "error" in _worker:
         return {"status": "server_error", "message": _worker["error"] + " (The presenter's terminal says more.)"}
+    try:
+        if "store" not in _worker:
+            _worker["store"] = crowd.CrowdStore(_worker["database"])
+    except crowd.CrowdStoreError as exc:
+        return store_error(exc)
     return judge_and_store_with(_worker["store"], _worker["judges"], _worker["files"], talk_id, send)
+
+
+def store_error(exc: crowd.CrowdStoreError) -> dict:
+    """The answer while the database does not answer: the phone sends the same digit again by
+    itself (same send id, so it is never counted twice). The details go to the server's log."""
+    LOG.warning("Send not stored: %s", exc)
+    return {"status": "store_error", "retry_after": STORE_RETRY_SECONDS,
+            "message": "The room's database is not answering; your phone sends the digit again by itself."}
 
 
 def judge_and_store_with(store: crowd.CrowdStore, judges: Mapping, files: Mapping, talk_id: int, send: Send) -> dict:
@@ -230,7 +249,7 @@ def judge_and_store_with(store: crowd.CrowdStore, judges: Mapping, files: Mappin
     except crowd.CrowdInputError as exc:
         return {"status": "bad_drawing", "message": str(exc)}
     except crowd.CrowdStoreError as exc:
-        return {"status": "store_error", "message": f"Your digit could not be saved ({exc}). Press Send again."}
+        return store_error(exc)
     return answer_body(digit_id, send.label, judged.answers, heavy=judged.heavy_strokes, retry=False)
 
 
@@ -258,10 +277,10 @@ class JudgePool:
     fails): the pool is replaced, and the phones whose Send died retry with the same send id.
     """
 
-    def __init__(self, db_path=None, model_names: Mapping[str, str] | None = None, workers: int | None = None):
+    def __init__(self, database=None, model_names: Mapping[str, str] | None = None, workers: int | None = None):
         from mnist_core.models.registry import SHIPPED  # here: h5py comes with it, and only talk mode needs it
 
-        self.db_path = str(db_path or crowd.default_db_path())  # the one WAL store every worker writes
+        self.database = str(database or crowd.default_location())  # the one store every worker writes
         self.model_names = dict(model_names or {kind: kind for kind in SHIPPED})
         self.workers = max(1, workers or os.cpu_count() or 1)
         self._lock = threading.Lock()
@@ -275,7 +294,7 @@ class JudgePool:
             if self._executor is None:
                 self._executor = concurrent.futures.ProcessPoolExecutor(
                     self.workers, mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_init_worker, initargs=(self.model_names, self.db_path))
+                    initializer=_init_worker, initargs=(self.model_names, self.database))
             return self._executor
 
     def submit(self, fn, *args) -> concurrent.futures.Future:

@@ -1,14 +1,14 @@
-"""The store for a talk room's digits: every digit a phone sends, kept in SQLite.
+"""The store for a talk room's digits: every digit a phone sends, kept in SQLite or PostgreSQL.
 
-One small module, so that a server database could replace it for a bigger event: the pages use
-`CrowdStore`'s methods and never write SQL. A digit is committed (and, with `synchronous=FULL`,
-on disk) before `add_digit` returns, so a phone is only told "it arrived" about a digit that a
-killed and restarted server still has. Hidden digits are kept but never shown, scored or exported.
+One interface whatever the database (`database` holds what differs): the pages use `CrowdStore`'s
+methods and never write SQL. A digit is committed (and on disk) before `add_digit` returns, so a
+phone is only told "it arrived" about a digit that a killed and restarted server still has.
+Hidden digits are kept but never shown, scored or exported.
 
 Rate limits (one digit per `MIN_SECONDS_BETWEEN_DIGITS` and `MAX_DIGITS_PER_PERSON` per person per
-talk) are checked inside the writing transaction, so two tabs of one phone cannot race past them.
-What a browser sends is checked first (`inputs`); the scores and exports a store reads are in
-`statistics` and `export`, the tables in `schema`.
+talk) are checked inside the writing transaction, so two tabs of one phone (or two replicas)
+cannot race past them. What a browser sends is checked first (`inputs`); the scores and exports
+a store reads are in `statistics` and `export`, the tables in `schema`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import json
 import math
 import os
 import secrets
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -27,7 +26,8 @@ from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
-from mnist_core.talk import schema
+from mnist_core.talk import database
+from mnist_core.talk.database import CrowdStoreError
 from mnist_core.talk.export import RoomExport
 from mnist_core.talk.inputs import (
     CrowdInputError,
@@ -42,15 +42,10 @@ from mnist_core.talk.inputs import (
 from mnist_core.talk.records import Digit, Talk
 from mnist_core.talk.statistics import RoomStatistics, Tally
 
-# ---------------------------------------------------------------- limits and formats
+__all__ = ["CrowdStore", "CrowdStoreError", "CrowdInputError", "RateLimited", "default_location"]
 
 MIN_SECONDS_BETWEEN_DIGITS = 3.0  # per person: a room sends drawings, not a stream of taps
 MAX_DIGITS_PER_PERSON = 30  # per person per talk: enough to play, too few to flood the wall
-BUSY_TIMEOUT_SECONDS = 10.0  # a writer waits this long for another (thread, process) to commit
-
-
-class CrowdStoreError(RuntimeError):
-    """The room's database cannot be used; the message names the file and the fix."""
 
 
 class RateLimited(Exception):
@@ -61,13 +56,14 @@ class RateLimited(Exception):
         self.retry_after = retry_after  # seconds until the next digit is accepted; None = not in this talk
 
 
-# ---------------------------------------------------------------- where the database lives
-
-
-def default_db_path() -> Path:
-    """MNIST_CROWD_DB if set, else `crowd.sqlite3` in the per-user *data* directory."""
-    if os.environ.get("MNIST_CROWD_DB"):
-        return Path(os.environ["MNIST_CROWD_DB"]).expanduser()
+def default_location() -> "str | Path":
+    """MNIST_CROWD_DB if set (a file path, or a postgresql:// URL), else `crowd.sqlite3` in the
+    per-user *data* directory."""
+    configured = os.environ.get("MNIST_CROWD_DB", "").strip()
+    if database.is_url(configured):
+        return configured
+    if configured:
+        return Path(configured).expanduser()
     # Not beside MNIST in ~/.cache/mnist-ann-vs-cnn (mnist_core.data.mnist.default_data_dir): everything
     # there can be fetched or computed again, and clearing ~/.cache is routine; a room's digits
     # cannot be redrawn. So the same folder name, under XDG's data home.
@@ -75,121 +71,88 @@ def default_db_path() -> Path:
     return Path(base) / "mnist-ann-vs-cnn" / "crowd.sqlite3"
 
 
-# ---------------------------------------------------------------- records
-
-
-# ---------------------------------------------------------------- component values and pictures
-
-
-# ---------------------------------------------------------------- the store
-
-
 class CrowdStore(RoomStatistics, RoomExport):
-    """A room's digits in one SQLite file (WAL mode), safe for many threads and processes.
+    """A room's digits in one database, safe for many threads and processes (and, on PostgreSQL,
+    hosts). `location`: a file path (SQLite) or a postgresql:// URL; default `default_location()`.
 
-    Durability: `synchronous=FULL`, so a committed digit is in the WAL file and fsynced before
-    `add_digit` returns. (A killed *process* loses nothing in WAL mode even with NORMAL; FULL
-    also keeps the last digits through a power cut or an OS crash, which a laptop on stage can
-    have.) Measured on this 2-core machine (a virtual disk, other tests running), one `add_digit`
-    with two models' verdicts, validation included: 0.60–0.99 ms median with FULL vs 0.28–0.52 ms
-    with NORMAL, about 2× for a fraction of a millisecond. A disk with slow fsync pays more; at a
-    room's ~6 digits a second even 10 ms a write would be 6% of one core, so FULL it is.
+    Durability: SQLite with `synchronous=FULL`, so a committed digit is in the WAL file and
+    fsynced before `add_digit` returns (a killed *process* loses nothing in WAL mode even with
+    NORMAL; FULL also keeps the last digits through a power cut, which a laptop on stage can
+    have; measured here it costs 0.3–0.5 ms a digit). PostgreSQL with its defaults (fsync,
+    synchronous_commit on) does the same.
 
     Threads: one connection per store and process, used under a lock. Streamlit starts a new
     script thread for every full rerun, so a connection per thread would be opened and closed on
-    nearly every run, and closing the last connection checkpoints the WAL each time. Writers are
-    serialised by SQLite anyway and a read of a wall's tiles takes about a millisecond, so the
-    lock costs little. Other processes (a second server, the CLI) are kept apart by SQLite's own
-    locks; `busy_timeout` makes them wait for each other instead of failing.
+    nearly every run. Writers are serialised by the database anyway and a read of a wall's tiles
+    takes about a millisecond, so the lock costs little. A connection that breaks (PostgreSQL
+    restarted) is dropped, its transaction fails with CrowdStoreError, and the next call connects
+    again.
     """
 
-    def __init__(self, path: str | os.PathLike | None = None, clock: Callable[[], float] = time.time):
-        self.path = Path(path) if path is not None else default_db_path()
+    def __init__(self, location: "str | os.PathLike | None" = None, clock: Callable[[], float] = time.time):
+        self.database = database.open_database(location if location is not None else default_location())
+        self.location = self.database.location  # safe to print: no password
         self._clock = clock  # injectable: tests move time instead of sleeping
         self._lock = threading.RLock()
         self._tallies: dict[int, Tally] = {}  # talk id → its scores so far (see _tally)
-        self._conn: sqlite3.Connection | None = None
+        self._conn = None
         self._pid = None
         with self._lock:
             self._connection()
 
-    # -- connection and schema
+    @property
+    def url(self) -> str:
+        """Where other processes (the judging workers) open the same database."""
+        return getattr(self.database, "url", self.location)
 
-    def _connection(self) -> sqlite3.Connection:
+    # -- connection
+
+    def _connection(self):
         if self._conn is not None and self._pid == os.getpid():
             return self._conn
         self._conn = None  # a connection inherited through fork() must not be used in the child
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise CrowdStoreError(
-                f"Cannot create the folder for the room's database {self.path} ({exc}); "
-                "set MNIST_CROWD_DB to a writable file path.") from None
-        try:
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
-                                   check_same_thread=False)
-            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode.lower() != "wal":
-                raise CrowdStoreError(f"{self.path} cannot use WAL mode (journal mode {mode}); "
-                                      "put MNIST_CROWD_DB on a local disk.")
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.execute("PRAGMA foreign_keys = ON")
-            self._ensure_schema(conn)
-        except sqlite3.DatabaseError as exc:
-            raise CrowdStoreError(
-                f"{self.path} is not a usable room database ({exc}). Move it aside (it is kept, not "
-                "deleted) or set MNIST_CROWD_DB to another file.") from None
-        self._conn, self._pid = conn, os.getpid()
-        return conn
+        self._conn, self._pid = self.database.connect(), os.getpid()
+        return self._conn
 
-    def _ensure_schema(self, conn: sqlite3.Connection) -> None:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == schema.SCHEMA_VERSION:
-            return
-        if version > schema.SCHEMA_VERSION:
-            raise CrowdStoreError(
-                f"{self.path} was written by a newer version of this app (schema {version}, this one "
-                f"reads {schema.SCHEMA_VERSION}); update the app or set MNIST_CROWD_DB to another file.")
-        conn.execute("BEGIN IMMEDIATE")  # two processes opening a new file: one creates, one waits
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0:
-                tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-                if tables:
-                    raise CrowdStoreError(
-                        f"{self.path} is an SQLite file of something else (it has tables but no schema "
-                        "version); set MNIST_CROWD_DB to another file.")
-                schema.run_script(conn, schema.SCHEMA)
-            else:
-                while version < schema.SCHEMA_VERSION:
-                    schema.run_script(conn, schema.MIGRATIONS[version])
-                    version += 1
-            conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and self._pid == os.getpid():
+            with contextlib.suppress(Exception):
+                conn.close()
 
     @contextlib.contextmanager
     def _transaction(self, immediate: bool = False):
-        """One transaction under the store's lock. IMMEDIATE takes SQLite's write lock at BEGIN, so
-        what is read inside (rate limits, the newest talk) is still true when it commits."""
+        """One transaction under the store's lock. `immediate`: a writer, which holds the
+        database's write lock from BEGIN, so what it reads (rate limits, the newest talk) is still
+        true when it commits. A database that stops answering ends in CrowdStoreError."""
+        unavailable = self.database.unavailable
         with self._lock:
-            conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            try:
+                conn = self._connection()
+                self.database.begin(conn, write=immediate)
+            except unavailable as exc:
+                self._drop_connection()
+                raise CrowdStoreError(self.database.unavailable_message(exc)) from None
             try:
                 yield conn
+            except unavailable as exc:
+                self._drop_connection()
+                raise CrowdStoreError(self.database.unavailable_message(exc)) from None
             except BaseException:
-                conn.execute("ROLLBACK")
+                try:
+                    conn.execute("ROLLBACK")
+                except unavailable:
+                    self._drop_connection()
                 raise
-            conn.execute("COMMIT")
+            try:
+                conn.execute("COMMIT")
+            except unavailable as exc:  # committed or not: a retry with the same send id finds out
+                self._drop_connection()
+                raise CrowdStoreError(self.database.unavailable_message(exc)) from None
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
+            self._drop_connection()
 
     def __enter__(self):
         return self
@@ -217,11 +180,11 @@ class CrowdStore(RoomStatistics, RoomExport):
         with self._transaction(immediate=True) as conn:
             return self._insert_talk(conn, title)
 
-    def _insert_talk(self, conn: sqlite3.Connection, title: str | None) -> int:
+    def _insert_talk(self, conn: object, title: str | None) -> int:
         now = self._clock()
         if title is None:
             title = "Talk of " + _dt.datetime.fromtimestamp(now).strftime("%Y-%m-%d %H:%M")
-        return int(conn.execute("INSERT INTO talks (title, created) VALUES (?, ?)", (title, now)).lastrowid)
+        return int(conn.execute("INSERT INTO talks (title, created) VALUES (?, ?) RETURNING id", (title, now)).fetchone()[0])
 
     def talks(self) -> list[Talk]:
         """Every talk, newest first, with its visible and hidden digit counts."""
@@ -237,7 +200,7 @@ class CrowdStore(RoomStatistics, RoomExport):
         for talk in self.talks():
             if talk.id == talk_id:
                 return talk
-        raise CrowdInputError(f"There is no talk {talk_id!r} in {self.path}; `python -m mnist_core crowd talks` lists them.")
+        raise CrowdInputError(f"There is no talk {talk_id!r} in {self.location}; `python -m mnist_core crowd talks` lists them.")
 
     # -- writing digits
 
@@ -268,22 +231,23 @@ class CrowdStore(RoomStatistics, RoomExport):
                 self._check_limits(conn, int(talk_id), person, now)
                 digit_id = int(conn.execute(
                     "INSERT INTO digits (talk_id, created, person, label, image, canvas_png, send_id)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)", (int(talk_id), now, person, label, image, png, send_id)).lastrowid)
+                    " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    (int(talk_id), now, person, label, image, png, send_id)).fetchone()[0])
                 conn.executemany(
                     "INSERT INTO verdicts (digit_id, kind, probabilities, predicted, model_name, model_sha256)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
                     [(digit_id, kind, probs, int(np.argmax(json.loads(probs))), name, sha)
                      for kind, probs, name, sha in verdicts])
-        except sqlite3.OperationalError as exc:  # still locked after BUSY_TIMEOUT_SECONDS, disk full …
+        except CrowdStoreError as exc:  # locked past the busy timeout, disk full, PostgreSQL restarting …
             raise CrowdStoreError(f"The digit was not stored ({exc}); try Send again.") from None
         return digit_id
 
     @staticmethod
-    def _sent(conn: sqlite3.Connection, person: str, send_id: str) -> int | None:
+    def _sent(conn: object, person: str, send_id: str) -> int | None:
         row = conn.execute("SELECT id FROM digits WHERE person = ? AND send_id = ?", (person, send_id)).fetchone()
         return None if row is None else int(row[0])
 
-    def _check_limits(self, conn: sqlite3.Connection, talk_id: int, person: str, now: float) -> None:
+    def _check_limits(self, conn: object, talk_id: int, person: str, now: float) -> None:
         sent, last = conn.execute(
             "SELECT count(*), max(created) FROM digits WHERE person = ? AND talk_id = ?", (person, talk_id)).fetchone()
         if sent >= MAX_DIGITS_PER_PERSON:
@@ -313,7 +277,8 @@ class CrowdStore(RoomStatistics, RoomExport):
         if row is not None:
             return bytes(row[0])
         with self._transaction(immediate=True) as conn:
-            conn.execute("INSERT OR IGNORE INTO room_secret (id, secret) VALUES (1, ?)", (secrets.token_bytes(32),))
+            conn.execute("INSERT INTO room_secret (id, secret) VALUES (1, ?) ON CONFLICT (id) DO NOTHING",
+                         (secrets.token_bytes(32),))
             return bytes(conn.execute("SELECT secret FROM room_secret WHERE id = 1").fetchone()[0])
 
     def hide(self, digit_id: int) -> bool:
@@ -329,7 +294,7 @@ class CrowdStore(RoomStatistics, RoomExport):
 
     _DIGIT_COLUMNS = "id, talk_id, created, person, label, image, canvas_png, hidden"
 
-    def _digits(self, conn: sqlite3.Connection, where: str, params: tuple, order: str = "id DESC",
+    def _digits(self, conn: object, where: str, params: tuple, order: str = "id DESC",
                 limit: int | None = None, offset: int = 0) -> list[Digit]:
         sql = f"SELECT {self._DIGIT_COLUMNS} FROM digits WHERE {where} ORDER BY {order}"
         if limit is not None:

@@ -26,16 +26,27 @@ KINDS = ("ann", "cnn")
 THUMB = inputs.canvas_thumbnail_png(np.dstack([np.zeros((300, 300, 3), np.uint8), np.full((300, 300), 255, np.uint8)]))
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    """Talk mode on, the room's database in tmp_path; the app's cached store is dropped before and
-    after, so the page opens this very file."""
+def talk_mode_store(location, monkeypatch):
+    """Talk mode on, the room's database at `location`; the app's cached store is dropped before
+    and after, so the page opens this very database."""
     monkeypatch.setenv("MNIST_TALK_KEY", KEY)
-    monkeypatch.setenv("MNIST_CROWD_DB", str(tmp_path / "crowd.sqlite3"))
+    monkeypatch.setenv("MNIST_CROWD_DB", str(location))
     st.cache_resource.clear()
-    with crowd.CrowdStore(tmp_path / "crowd.sqlite3") as s:
+    with crowd.CrowdStore(location) as s:
         yield s
     st.cache_resource.clear()
+
+
+@pytest.fixture
+def store(room_db, monkeypatch):
+    """The wall, scores, moderation, exports and learning run on SQLite and on PostgreSQL."""
+    yield from talk_mode_store(room_db, monkeypatch)
+
+
+@pytest.fixture
+def sqlite_store(tmp_path, monkeypatch):
+    """The key gate does not touch the database's kind: SQLite only."""
+    yield from talk_mode_store(tmp_path / "crowd.sqlite3", monkeypatch)
 
 
 def fill(store, mnist, indices, wrong_labels=()):
@@ -77,8 +88,8 @@ def markdown_text(at: AppTest) -> str:
 # ------------------------------------------------------------------ the key gate
 
 
-def test_without_the_key_the_page_shows_only_a_password_field(store, mnist):
-    fill(store, mnist, range(3))
+def test_without_the_key_the_page_shows_only_a_password_field(sqlite_store, mnist):
+    fill(sqlite_store, mnist, range(3))
     at = open_talk(key_in_url=False)
     assert [t.label for t in at.text_input] == ["Presenter's key"]
     assert at.text_input[0].proto.type == at.text_input[0].proto.PASSWORD  # dots, not the key
@@ -87,7 +98,7 @@ def test_without_the_key_the_page_shows_only_a_password_field(store, mnist):
     assert "Draw a digit on your phone" not in markdown_text(at)  # no join code, no wall
 
 
-def test_a_wrong_key_says_so_and_unlocks_nothing(store):
+def test_a_wrong_key_says_so_and_unlocks_nothing(sqlite_store):
     at = open_talk(key_in_url=False)
     at.text_input[0].input("not-the-key")
     at.button[0].click().run()
@@ -97,7 +108,7 @@ def test_a_wrong_key_says_so_and_unlocks_nothing(store):
     assert [t.label for t in at.text_input] == ["Presenter's key"]
 
 
-def test_repeated_wrong_keys_are_slowed_down(store, monkeypatch):
+def test_repeated_wrong_keys_are_slowed_down(sqlite_store, monkeypatch):
     from mnist_core.talk import presenter
 
     now = [0.0]
@@ -116,8 +127,8 @@ def test_repeated_wrong_keys_are_slowed_down(store, monkeypatch):
     assert not at.error and metric(at, "Digits received")
 
 
-def test_the_right_key_in_the_field_unlocks_the_page(store, mnist):
-    fill(store, mnist, range(3))
+def test_the_right_key_in_the_field_unlocks_the_page(sqlite_store, mnist):
+    fill(sqlite_store, mnist, range(3))
     at = open_talk(key_in_url=False)
     at.text_input[0].input(KEY)
     at.button[0].click().run()
@@ -127,7 +138,7 @@ def test_the_right_key_in_the_field_unlocks_the_page(store, mnist):
     assert at.session_state["talk_role"] == "presenter"
 
 
-def test_the_key_in_the_url_unlocks_the_page_and_leaves_the_address_bar(store):
+def test_the_key_in_the_url_unlocks_the_page_and_leaves_the_address_bar(sqlite_store):
     at = open_talk()
     assert not at.text_input  # no password field
     assert "key" not in at.query_params
@@ -348,3 +359,28 @@ def test_a_tile_says_when_a_model_was_unsure(store, mnist):
     tiles = [m.value for m in at.markdown if "tile-verdict" in m.value]
     assert any("that model was unsure" in c.value for c in at.caption)
     assert len(tiles) == 1 and tiles[0].count("title='unsure'>?<") == 2, tiles
+
+
+# ------------------------------------------------------------------ PostgreSQL restarting
+
+
+def test_the_wall_says_when_postgresql_does_not_answer_and_goes_on_when_it_is_back(monkeypatch, mnist):
+    from deploy import local_postgres
+
+    server = local_postgres.start_temporary()
+    try:
+        for store in talk_mode_store(server.url, monkeypatch):
+            fill(store, mnist, range(4))
+            at = open_talk()
+            assert metric(at, "Digits received").value == "4"
+            server.stop()
+            at.run()
+            assert not at.exception, at.exception
+            warnings = " ".join(w.value for w in at.warning)
+            assert "not answering" in warnings and "goes on by itself" in warnings
+            assert not at.metric  # no stale count shown as if it were live
+            server.start()
+            at.run()
+            assert not at.exception and metric(at, "Digits received").value == "4"
+    finally:
+        server.remove()

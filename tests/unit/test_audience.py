@@ -200,12 +200,13 @@ def test_a_small_thick_digit_is_stored_with_the_tip_to_draw_bigger(store, judges
 def test_a_database_that_fails_says_to_send_again_and_stores_nothing(tmp_path, judges, mnist):
     class BrokenStore(crowd.CrowdStore):
         def add_digit(self, *args, **kwargs):
-            raise crowd.CrowdStoreError(f"{self.path} is not a usable room database (disk I/O error).")
+            raise crowd.CrowdStoreError(f"{self.location} is not a usable room database (disk I/O error).")
 
     rgba, label = drawn(mnist, 1)
     with BrokenStore(tmp_path / "crowd.sqlite3") as store:
         body = send(store, judges, inputs.new_person_token(), label, data_url(rgba))
-        assert body["status"] == "store_error" and "Press Send again" in body["message"]
+        assert body["status"] == "store_error" and "your phone sends the digit again by itself" in body["message"]
+        assert body["retry_after"] == audience.STORE_RETRY_SECONDS and "sqlite3" not in body["message"]
         assert store.count(store.current_talk()) == 0
 
 

@@ -1,4 +1,5 @@
-"""The talk room's store: real SQLite files in tmp_path, real threads, processes and SIGKILL."""
+"""The talk room's store on both databases (a real SQLite file in tmp_path and a real PostgreSQL
+database per test: every test taking `db` or `store` runs on each), real threads, processes and SIGKILL."""
 
 import base64
 import io
@@ -70,13 +71,28 @@ def add(store, talk, i, label=None, ann=None, cnn=None, person=None, image=None)
                            FILES)
 
 
-def raw_count(path, where="1"):
-    with sqlite3.connect(path) as conn:
-        return conn.execute(f"SELECT count(*) FROM digits WHERE {where}").fetchone()[0]
+def raw_rows(db, sql):
+    """Rows read past the store, with the database's own driver."""
+    if str(db).startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(str(db)) as conn:
+            return conn.execute(sql).fetchall()
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def raw_count(db, where="TRUE", table="digits"):
+    return raw_rows(db, f"SELECT count(*) FROM {table} WHERE {where}")[0][0]
 
 
 @pytest.fixture
-def db(tmp_path):
+def db(room_db):
+    return room_db
+
+
+@pytest.fixture
+def sqlite_db(tmp_path):
     return tmp_path / "room" / "crowd.sqlite3"
 
 
@@ -89,13 +105,14 @@ def store(db):
 # ---------------------------------------------------------------- the file and its talks
 
 
-def test_database_is_created_in_wal_mode_with_full_sync_and_a_schema_version(store, db):
-    assert db.is_file()
-    with sqlite3.connect(db) as conn:
+def test_database_is_created_in_wal_mode_with_full_sync_and_a_schema_version(sqlite_db):
+    store = crowd.CrowdStore(sqlite_db)
+    assert sqlite_db.is_file()
+    with sqlite3.connect(sqlite_db) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
     assert store._connection().execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-    crowd.CrowdStore(db).close()  # opening again keeps the file as it is
+    crowd.CrowdStore(sqlite_db).close()  # opening again keeps the file as it is
 
 
 def test_a_foreign_or_newer_file_is_refused_with_the_fix(tmp_path):
@@ -110,13 +127,15 @@ def test_a_foreign_or_newer_file_is_refused_with_the_fix(tmp_path):
         crowd.CrowdStore(newer)
 
 
-def test_default_path_is_the_environment_override_else_the_user_data_dir(monkeypatch, tmp_path):
+def test_default_location_is_the_environment_override_else_the_user_data_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("MNIST_CROWD_DB", str(tmp_path / "x.sqlite3"))
-    assert crowd.default_db_path() == tmp_path / "x.sqlite3"
+    assert crowd.default_location() == tmp_path / "x.sqlite3"
+    monkeypatch.setenv("MNIST_CROWD_DB", "postgresql://room:secret@db.example.org/talks")
+    assert crowd.default_location() == "postgresql://room:secret@db.example.org/talks"
     monkeypatch.delenv("MNIST_CROWD_DB")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
-    assert crowd.default_db_path() == tmp_path / "share" / "mnist-ann-vs-cnn" / "crowd.sqlite3"
-    assert crowd.default_db_path().parent != data.default_data_dir()  # not in the cache a cleanup may empty
+    assert crowd.default_location() == tmp_path / "share" / "mnist-ann-vs-cnn" / "crowd.sqlite3"
+    assert crowd.default_location().parent != data.default_data_dir()  # not in the cache a cleanup may empty
 
 
 def test_new_talk_starts_an_empty_wall_and_keeps_the_old_talks(store):
@@ -276,12 +295,11 @@ def test_a_writer_killed_mid_stream_keeps_every_acknowledged_digit(db, tmp_path)
     assert proc.returncode == -signal.SIGKILL
     acknowledged += [int(line) for line in rest.splitlines(keepends=True) if line.endswith("\n")]
 
-    with sqlite3.connect(db) as conn:  # the server restarted: opens what the killed writer left
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        stored = {row[0] for row in conn.execute("SELECT id FROM digits")}
-        half_written = conn.execute(
-            "SELECT count(*) FROM digits WHERE id NOT IN"
-            " (SELECT digit_id FROM verdicts GROUP BY digit_id HAVING count(*) = 2)").fetchone()[0]
+    # The server restarted: it opens what the killed writer left.
+    if not str(db).startswith("postgresql://"):
+        assert raw_rows(db, "PRAGMA integrity_check")[0][0] == "ok"
+    stored = {row[0] for row in raw_rows(db, "SELECT id FROM digits")}
+    half_written = raw_count(db, "id NOT IN (SELECT digit_id FROM verdicts GROUP BY digit_id HAVING count(*) = 2)")
     assert set(acknowledged) <= stored
     assert len(stored) - len(set(acknowledged)) <= 1  # at most the digit committed as it was killed
     assert half_written == 0
@@ -419,9 +437,7 @@ def test_bad_digits_are_refused_with_a_clear_message_and_nothing_is_stored(store
     arguments = {"talk_id": talk, "person_token": token(1), **GOOD, **change}
     with pytest.raises(crowd.CrowdInputError, match=message):
         store.add_digit(**arguments)
-    assert raw_count(db) == 0
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT count(*) FROM verdicts").fetchone()[0] == 0
+    assert raw_count(db) == 0 and raw_count(db, table="verdicts") == 0
     store.add_digit(talk, token(1), **GOOD)  # the store goes on
 
 
@@ -588,11 +604,11 @@ def test_a_database_of_schema_1_is_upgraded_in_place_and_keeps_its_digits(tmp_pa
         assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
 
 
-def test_the_room_secret_is_the_same_for_every_process_on_one_database(tmp_path):
-    with crowd.CrowdStore(tmp_path / "a.sqlite3") as one, crowd.CrowdStore(tmp_path / "a.sqlite3") as two:
-        assert one.room_secret() == two.room_secret()
+def test_the_room_secret_is_the_same_for_every_process_on_one_database(db, tmp_path):
+    with crowd.CrowdStore(db) as one, crowd.CrowdStore(db) as two:
+        assert one.room_secret() == two.room_secret() and len(one.room_secret()) == 32
     with crowd.CrowdStore(tmp_path / "b.sqlite3") as other:
-        assert other.room_secret() != crowd.CrowdStore(tmp_path / "a.sqlite3").room_secret()
+        assert other.room_secret() != crowd.CrowdStore(db).room_secret()
 
 
 def test_scores_kept_up_to_date_match_a_count_from_scratch_as_digits_arrive_and_are_hidden(store, db):
