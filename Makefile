@@ -6,8 +6,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PORT ?= 8501
+REPLICAS ?= 2
+HALL_PORT ?= 8600
 
-.PHONY: run talk test data chromium fonts bench clean
+.PHONY: run talk hall test data chromium postgres caddy fonts bench clean
 
 $(VENV)/.app-installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +30,18 @@ chromium:
 	@if [ ! -x /usr/bin/chromium ]; then \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; fi
 
+# PostgreSQL's server programs, for the room's digits past one laptop. deploy/local_postgres.py
+# runs a cluster of its own on a loopback port: nothing uses the system's cluster or service.
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql; fi
+
+# Caddy, the balancer (deploy/Caddyfile). Debian's package may also start a caddy service; the
+# hall never uses it (`caddy run` with our file, another port, no admin API), so it may stay off.
+caddy:
+	@if ! command -v caddy >/dev/null 2>&1; then \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq caddy; fi
+
 # Handwriting fonts from Debian packages: digits by writers MNIST never had, for measuring only
 # (mnist_core.data.handwriting lists them).
 fonts: $(VENV)/.app-installed
@@ -38,14 +52,21 @@ run: $(VENV)/.app-installed
 	-$(PY) -m mnist_core fetch
 	$(VENV)/bin/streamlit run streamlit_app.py --server.port $(PORT)
 
-# Talk mode: every interface, a random presenter key unless MNIST_TALK_KEY is given.
+# Talk mode: every interface, a random presenter key unless MNIST_TALK_KEY is given. uvicorn is
+# told to trust X-Forwarded-For from the same proxies as the audience path (none unless set).
 talk: $(VENV)/.app-installed
 	-$(PY) -m mnist_core fetch
 	@export MNIST_TALK_KEY="$${MNIST_TALK_KEY:-$$($(PY) -m mnist_core.talk.presenter --new-key)}"; \
+	export FORWARDED_ALLOW_IPS="$${MNIST_TRUSTED_PROXIES:-}"; \
 	$(PY) -m mnist_core.talk.presenter --urls $(PORT) && \
 	exec $(VENV)/bin/streamlit run streamlit_app.py --server.port $(PORT) --server.address 0.0.0.0
 
-test: $(VENV)/.test-installed data chromium fonts
+# A hall on this machine: PostgreSQL, REPLICAS app servers and Caddy in front, all on loopback
+# (deploy/local_hall.py); Ctrl-C stops them all.
+hall: $(VENV)/.app-installed data postgres caddy
+	$(PY) -m deploy.local_hall --replicas $(REPLICAS) --port $(HALL_PORT)
+
+test: $(VENV)/.test-installed data chromium fonts postgres caddy
 	$(PY) -m pytest
 
 bench: $(VENV)/.test-installed data chromium fonts

@@ -29,9 +29,15 @@ def talk_role() -> str | None:
 
 
 def client_address() -> str:
-    """The browser's address, for the key guard; "unknown" where Streamlit has none (a test)."""
+    """The browser's address, for the key guard; "unknown" where Streamlit has none (a test, or
+    loopback, which Streamlit hides). Behind a balancer on another host, the address it forwarded
+    if it is trusted (mnist_core.talk.forwarded; one on this host, uvicorn already unwraps)."""
+    from mnist_core.talk import forwarded
+
     address = st.context.ip_address
-    return address if isinstance(address, str) and address else "unknown"
+    if not isinstance(address, str) or not address:
+        return "unknown"
+    return forwarded.client_address(address, st.context.headers.get_all("X-Forwarded-For"))
 
 
 def accept_presenter_key(given: str) -> str | None:

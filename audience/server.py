@@ -2,8 +2,11 @@
 
 - `/join`: the phone's page, one small HTML file with its own canvas script (no Streamlit frontend);
 - `POST /api/join/token` and `POST /api/join/send`: a signed person token, and a Send;
+- `/presenter` and `POST /api/presenter`: the presenter's sign-in, the key in a body, never in an
+  address (`/presenter#key=KEY`: the fragment stays in the browser);
 - `AudienceGate`: in talk mode, every page address leads an audience member to /join; only a
-  browser holding the presenter's cookie (set by opening /talk?key=KEY once) gets the demo pages.
+  browser holding the presenter's cookie (set by /presenter, or by opening /talk?key=KEY once)
+  gets the demo pages.
 
 The event loop only checks and moves bytes: judging and storing run in `audience.JudgePool`'s
 worker processes (mnist_core.talk.audience)."""
@@ -15,6 +18,7 @@ import collections
 import concurrent.futures
 import contextlib
 import html
+import json
 import logging
 import os
 import socket
@@ -26,9 +30,10 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from mnist_core.data import preprocess
-from mnist_core.talk import audience, crowd, presenter
+from mnist_core.talk import audience, crowd, forwarded, presenter
 
 JOIN_HTML = Path(__file__).with_name("join.html")
+PRESENTER_HTML = Path(__file__).with_name("presenter.html")
 LOG = logging.getLogger(__name__)
 ANSWERED_KEPT = 50_000  # (token, send id) → answer, for retries that come back to this process
 TALK_ID_SECONDS = 1.0  # how stale the current talk's id may be (a New talk is seen within it)
@@ -94,7 +99,10 @@ class Room:
 
 
 def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client, for per-address limits and the key guard: the peer, or behind a trusted proxy
+    the address it forwarded (mnist_core.talk.forwarded)."""
+    return forwarded.client_address(request.client.host if request.client else None,
+                                    request.headers.getlist("x-forwarded-for"))
 
 
 def _refusal(exc: audience.Refused) -> JSONResponse:
@@ -149,15 +157,15 @@ async def new_token(request: Request) -> Response:
         return _refusal(exc)
 
 
-async def _body(request: Request) -> bytes:
-    """The request body, refused past MAX_BODY_BYTES before it is all read."""
+async def _body(request: Request, limit: int = audience.MAX_BODY_BYTES) -> bytes:
+    """The request body, refused past `limit` bytes before it is all read."""
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > audience.MAX_BODY_BYTES):
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
         raise audience.too_large(int(declared) if declared.isdigit() else 0)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > audience.MAX_BODY_BYTES:
+        if size > limit:
             raise audience.too_large(size)
         chunks.append(chunk)
     return b"".join(chunks)
@@ -207,8 +215,58 @@ async def robots(request: Request) -> Response:
     return PlainTextResponse("User-agent: *\nDisallow: /\n")
 
 
+# The presenter's sign-in page: no store, no Referer (it is the one page that handles the key), no framing.
+PRESENTER_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
+                     "Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "
+                                                "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"}
+PRESENTER_BODY_BYTES = 1024  # {"key": "..."}
+
+
+async def presenter_page(request: Request) -> Response:
+    return HTMLResponse(PRESENTER_HTML.read_bytes(), headers=PRESENTER_HEADERS)
+
+
+def _wrong_key(status: int, wait: float, message: str) -> JSONResponse:
+    seconds = audience.retry_after_seconds(wait)
+    return JSONResponse({"status": "wrong_key", "message": message.format(seconds=seconds), "retry_after": round(wait, 1)},
+                        status_code=status, headers={"Retry-After": seconds, "Cache-Control": "no-store"})
+
+
+async def presenter_sign_in(request: Request) -> Response:
+    """`POST /api/presenter` {"key": KEY}: the right key gets the presenter's cookie; a wrong one
+    makes this client wait (401, then 429 while waiting: presenter.KEY_GUARD)."""
+    if not presenter.is_talk_mode():
+        return JSONResponse({"status": "talk_off", "message": "No talk is running here: start one with make talk."},
+                            status_code=404)
+    address = _address(request)
+    wait = presenter.KEY_GUARD.wait(address)
+    if wait:
+        return _wrong_key(429, wait, "Too many wrong keys: try again in {seconds} s.")
+    try:
+        given = json.loads(await _body(request, PRESENTER_BODY_BYTES)).get("key")
+    except audience.Refused:
+        return JSONResponse({"status": "too_large", "message": "That is not a key."}, status_code=413)
+    except (ValueError, AttributeError):
+        return JSONResponse({"status": "bad_request", "message": 'Send {"key": "..."} as JSON.'}, status_code=400)
+    if not presenter.KEY_GUARD.check(address, given):
+        return _wrong_key(401, presenter.KEY_GUARD.wait(address),
+                          "That is not the presenter's key (make talk printed it). Try again in {seconds} s.")
+    response = JSONResponse({"status": "ok", "next": "/talk"}, headers={"Cache-Control": "no-store"})
+    set_presenter_cookie(response, request)
+    return response
+
+
+def set_presenter_cookie(response: Response, request: Request) -> None:
+    """The HttpOnly cookie that makes this browser the presenter's: derived from the key, never
+    the key; Secure when the room reaches us over HTTPS (the balancer says so)."""
+    response.set_cookie(presenter.PRESENTER_COOKIE, presenter.presenter_cookie_value(presenter.configured_key()),
+                        httponly=True, samesite="strict", max_age=24 * 3600, secure=request.url.scheme == "https")
+
+
 ROUTES = [
     Route("/join", join, methods=["GET", "HEAD"]),
+    Route("/presenter", presenter_page, methods=["GET", "HEAD"]),
+    Route("/api/presenter", presenter_sign_in, methods=["POST"]),
     Route("/robots.txt", robots, methods=["GET", "HEAD"]),
     Route("/api/join/token", new_token, methods=["POST"]),
     Route("/api/join/send", send, methods=["POST"]),
@@ -216,9 +274,10 @@ ROUTES = [
 
 
 class AudienceGate:
-    """ASGI middleware for talk mode: page addresses lead the audience to /join; `/talk?key=KEY`
-    with the right key sets the presenter's cookie and drops the key from the address (the
-    projector shows the address bar); wrong keys are slowed down (presenter.KEY_GUARD)."""
+    """ASGI middleware for talk mode: page addresses lead the audience to /join (/presenter only
+    asks for a key); `/talk?key=KEY` with the right key sets the presenter's cookie and drops the
+    key from the address (the projector shows the address bar); wrong keys are slowed down
+    (presenter.KEY_GUARD)."""
 
     def __init__(self, app):
         self.app = app
@@ -227,7 +286,7 @@ class AudienceGate:
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD") or not presenter.is_talk_mode():
             return await self.app(scope, receive, send)
         path = scope["path"]
-        if path == "/join" or path.startswith(PASS_PREFIXES) or "." in path.rsplit("/", 1)[-1]:
+        if path in ("/join", "/presenter") or path.startswith(PASS_PREFIXES) or "." in path.rsplit("/", 1)[-1]:
             return await self.app(scope, receive, send)
         request = Request(scope)
         if path.rstrip("/") == "/talk" and "key" in request.query_params:
@@ -245,8 +304,7 @@ class AudienceGate:
                                   media_type="text/plain")(scope, receive, send)
         response = RedirectResponse("/talk", status_code=303)
         if presenter.KEY_GUARD.check(_address(request), given):
-            response.set_cookie(presenter.PRESENTER_COOKIE, presenter.presenter_cookie_value(presenter.configured_key()), httponly=True,
-                                samesite="strict", max_age=24 * 3600)
+            set_presenter_cookie(response, request)
         return await response(scope, receive, send)
 
 
@@ -278,6 +336,16 @@ def no_delay_on_listening_sockets() -> int:
     return done
 
 
+def check_forwarding() -> None:
+    """A bad MNIST_TRUSTED_PROXIES stops the server at start, not at the first phone; and uvicorn,
+    which trusts X-Forwarded-For from 127.0.0.1 unless FORWARDED_ALLOW_IPS says otherwise, should
+    be told the same list (mnist_core.talk.forwarded)."""
+    trusted = forwarded.trusted_proxies()
+    if trusted and os.environ.get("FORWARDED_ALLOW_IPS") is None:
+        LOG.warning("%s is set but FORWARDED_ALLOW_IPS is not: set it to the same list, so that uvicorn and "
+                    "Streamlit see the same client addresses as the audience path.", forwarded.TRUSTED_PROXIES_ENV)
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app):
     """Every server: no 40 ms stalls on kept-alive connections. In talk mode: the room's store and
@@ -287,6 +355,7 @@ async def lifespan(app):
     if not presenter.is_talk_mode():
         yield {}
         return
+    check_forwarding()
     room = Room()
     ROOM[:] = [room]
     warm = asyncio.get_running_loop().run_in_executor(None, room.pool.warm_up)

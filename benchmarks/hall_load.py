@@ -34,6 +34,17 @@ Scenarios (several may be given; they run one after another on the same server):
                          valid-looking bodies (a real drawing). Reports how many were accepted (must
                          be 0) and their statuses. With --compare, the steady hall runs alone first
                          (same server, new phones), and the phones' p95 is shown with and without.
+  --balancer [N]         the hall behind a balancer: deploy/local_hall.py starts PostgreSQL, N app
+                         replicas (default 2) and Caddy in front, all on loopback; the phones go
+                         through Caddy, the database checks read PostgreSQL, the CPU figures add
+                         up every part (replicas with their workers, Caddy, PostgreSQL).
+  --kill-replica-at T    with --balancer, during steady: SIGKILL the last replica (and its workers)
+                         at T s; then probe the balancer every 50 ms for 10 s. Reports failed
+                         probes, and the Sends that met the kill (retried, acknowledged, lost).
+  --restart-postgres-at T [--postgres-down S]
+                         with --balancer, during steady: stop PostgreSQL at T s, start it S s later
+                         (default 5). Reports the Sends that met it; the database check says
+                         whether anything acknowledged was lost.
   --kill-worker-at T     during steady, T s after it starts, SIGKILL one judging worker (a child of
                          the server whose command line runs multiprocessing's spawn_main; at the
                          first moment within 2 s when a phone's Send is in flight). Reports
@@ -46,6 +57,9 @@ Scenarios (several may be given; they run one after another on the same server):
     .venv/bin/python benchmarks/hall_load.py --steady --kill-worker-at 30
     .venv/bin/python benchmarks/hall_load.py --storm 100 --steady 50 --seconds 30 --flood --flood-rate 50 \\
         --kill-worker-at 10                                                   # a short smoke run
+    .venv/bin/python benchmarks/hall_load.py --balancer --steady 500 --seconds 60   # 2 replicas, PostgreSQL
+    .venv/bin/python benchmarks/hall_load.py --balancer --steady 500 --seconds 60 --kill-replica-at 20 \
+        --restart-postgres-at 40
     .venv/bin/python benchmarks/hall_load.py --host http://127.0.0.1:8501 --db PATH --steady 50
                                                                               # a running talk server
 
@@ -88,6 +102,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--flood-rate", type=float, default=200.0, metavar="R", help="forged Sends per second (200)")
     p.add_argument("--compare", action="store_true", help="with --flood: run the steady hall alone first")
     p.add_argument("--kill-worker-at", type=float, metavar="T", help="with steady: SIGKILL one judging worker at T s")
+    p.add_argument("--balancer", type=int, nargs="?", const=2, metavar="N",
+                   help="through Caddy in front of N replicas on PostgreSQL (2)")
+    p.add_argument("--kill-replica-at", type=float, metavar="T", help="with --balancer: SIGKILL a replica at T s")
+    p.add_argument("--restart-postgres-at", type=float, metavar="T", help="with --balancer: restart PostgreSQL at T s")
+    p.add_argument("--postgres-down", type=float, default=5.0, metavar="S", help="how long PostgreSQL stays down (5)")
     p.add_argument("--host", metavar="URL", help="a running talk-mode server on loopback (default: start one)")
     p.add_argument("--db", help="with --host: its database file (MNIST_CROWD_DB), for the checks and the wall")
     p.add_argument("--pid", type=int, help="with --host: its process id (default: the process listening on its port)")
@@ -114,6 +133,18 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--digits: 10 to 3000")
     if args.host and urllib.parse.urlsplit(args.host).hostname not in ("127.0.0.1", "localhost", "::1"):
         p.error(f"--host must be a loopback address, not {args.host}")
+    for name in ("kill_replica_at", "restart_postgres_at"):
+        if getattr(args, name) is not None:
+            if not args.balancer:
+                p.error(f"--{name.replace('_', '-')} goes with --balancer")
+            if args.steady is None:
+                args.steady = 500
+            if not 0 <= getattr(args, name) < args.seconds:
+                p.error(f"--{name.replace('_', '-')}: within the steady run (0 ≤ T < --seconds)")
+    if args.kill_replica_at is not None and args.balancer < 2:
+        p.error("--kill-replica-at needs --balancer 2 or more: one replica must stay")
+    if args.balancer and (args.host or args.kill_worker_at is not None):
+        p.error("--balancer starts its own hall: not with --host or --kill-worker-at")
     if (args.db or args.pid) and not args.host:
         p.error("--db and --pid go with --host (a server this script starts has its own)")
     return args
@@ -155,6 +186,7 @@ def _no_delay(pool, sock) -> None:
 
 geventhttpclient.connectionpool.ConnectionPool.after_connect = _no_delay
 
+import hall_balancer  # noqa: E402
 import hall_phones  # noqa: E402
 import harness  # noqa: E402
 from browser import page_references  # noqa: E402
@@ -181,7 +213,7 @@ def run_phase(url: str, phase: Phase, server: harness.Server, db: Path | None, t
     runner = env.create_local_runner()
     timing_wall = phase.kind == "steady" and db is not None and talk_id is not None
     wall_proc, wall_out = start_wall_sampler(db, talk_id, phase.seconds) if timing_wall else (None, None)
-    cpu0, client0 = harness.cpu_seconds(server.pid), client_cpu_seconds()
+    cpu0, client0 = cpu_now(server), client_cpu_seconds()
     phase.t0 = time.perf_counter()
     span = phase.seconds if phase.kind == "steady" else RAMP
     phase.send_until = phase.t0 + span
@@ -189,6 +221,11 @@ def run_phase(url: str, phase: Phase, server: harness.Server, db: Path | None, t
     users = phase.phones + (1 if phase.flood_rate else 0)
     runner.start(users, spawn_rate=max(1.0, phase.phones / RAMP))
     killer = gevent.spawn(kill_worker, phase) if phase.kill_at is not None else None
+    incidents = []
+    if phase.replica_kill_at is not None:
+        incidents.append(gevent.spawn(hall_balancer.kill_replica, phase, phase.replica_kill_at, -1))
+    if phase.postgres_restart_at is not None:
+        incidents.append(gevent.spawn(hall_balancer.restart_postgres, phase, phase.postgres_restart_at, phase.postgres_down))
     for _ in range(int((phase.hard_end - phase.t0) * 4) + 8):  # bounded: every 0.25 s until the hard end
         now = time.perf_counter()
         if now > phase.hard_end or (phase.started >= phase.phones and phase.done >= phase.phones and now >= phase.send_until
@@ -200,13 +237,19 @@ def run_phase(url: str, phase: Phase, server: harness.Server, db: Path | None, t
             record.outcome = "cut off"
     phase.over = True
     wall_s = time.perf_counter() - phase.t0
-    cpu1, client1 = harness.cpu_seconds(server.pid), client_cpu_seconds()
+    cpu1, client1 = cpu_now(server), client_cpu_seconds()
     runner.quit()
     if killer is not None:
         killer.kill()
+    gevent.joinall(incidents, timeout=30)  # a PostgreSQL restart is left to finish, not cut off
     wall = collect_wall(wall_proc, wall_out) if wall_proc is not None else []
     server_cpu = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
     return Run(phase, wall_s, server_cpu, client1 - client0, env, wall)
+
+
+def cpu_now(server: harness.Server) -> float | None:
+    """CPU seconds so far of the server and its workers, or of every part of a --balancer hall."""
+    return hall_balancer.cpu_seconds() if hall_balancer.HALL else harness.cpu_seconds(server.pid)
 
 
 def start_wall_sampler(db: Path, talk_id: int, seconds: float) -> tuple[subprocess.Popen, str]:
@@ -277,11 +320,12 @@ def hard_deadline(signum, frame) -> None:
     say("\nHARD DEADLINE reached: stopping everything this benchmark started.")
     for server in STARTED:
         harness.kill_now(server)
+    hall_balancer.stop()
     os._exit(2)
 
 
 def budget(args) -> float:
-    seconds = 60 + WARM_UP_SECONDS + harness.HEALTH_SECONDS + 60
+    seconds = 60 + WARM_UP_SECONDS + harness.HEALTH_SECONDS + 60 + (240 if args.balancer else 0)
     if args.storm is not None:
         seconds += RAMP + GRACE + 30
     if args.steady is not None:
@@ -291,6 +335,16 @@ def budget(args) -> float:
 
 def server_for(args) -> harness.Server | None:
     """The --host server (not ours: never stopped), or one of our own; None if neither answers."""
+    if args.balancer:
+        try:
+            server = hall_balancer.start(args.balancer)
+        except RuntimeError as exc:
+            say(str(exc))
+            return None
+        say(f"hall: Caddy on {server.url} in front of {args.balancer} replicas "
+            f"{' '.join(hall_balancer.HALL[0].replica_urls)}, PostgreSQL {server.db}; all healthy in "
+            f"{server.started_in:.1f} s; logs in {hall_balancer.logs()}")
+        return server
     if args.host:
         url = args.host.rstrip("/")
         if not harness.answers_health(url):
@@ -338,18 +392,24 @@ def storm(args, server: harness.Server, drawings: list[Drawing]) -> tuple[dict, 
 def steady(args, server: harness.Server, talk_id: int, drawings: list[Drawing]) -> tuple[list[dict], bool]:
     """The steady phase (alone first with --compare); (their summary rows, whether a check failed)."""
     plans = [("steady alone", 0.0, None)] if args.compare else []
-    label = "steady" + (" + flood" if args.flood else "") + (" + kill" if args.kill_worker_at is not None else "")
+    label = ("steady" + (" + flood" if args.flood else "") + (" + kill" if args.kill_worker_at is not None else "")
+             + (f" via Caddy × {args.balancer}" if args.balancer else "")
+             + (" + replica killed" if args.kill_replica_at is not None else "")
+             + (" + PostgreSQL restarted" if args.restart_postgres_at is not None else ""))
     plans.append((label, args.flood_rate if args.flood else 0.0, args.kill_worker_at))
     rows, failed, db = [], False, server.db
     for label, flood_rate, kill_at in plans:
         before = db_max_id(db) if db else None
         phase = Phase(label, "steady", args.steady, seconds=args.seconds, drawings=drawings,
-                      flood_rate=flood_rate, kill_at=kill_at, server_pid=server.pid)
+                      flood_rate=flood_rate, kill_at=kill_at, server_pid=server.pid,
+                      replica_kill_at=args.kill_replica_at, postgres_restart_at=args.restart_postgres_at,
+                      postgres_down=args.postgres_down)
         run = run_phase(server.url, phase, server, db, talk_id)
         if db:
             run.db = db_check(db, talk_id, before, phase)
             failed |= not run.db["ok"]
         rows.append(report_steady(run, label))
+        hall_balancer.report(phase, say)
         failed |= bool(phase.flood.get(200))
         if not args.no_locust_stats:
             locust_stats(run.env)
@@ -397,6 +457,7 @@ def main(args) -> int:
     finally:
         if server is not None and server.process is not None:
             harness.stop_server(server)
+        hall_balancer.stop()
         signal.alarm(0)
 
 

@@ -97,6 +97,10 @@ class Phase:
     flood_started: float = 0.0
     flood_ended: float = 0.0
     kill: dict = field(default_factory=dict)
+    replica_kill_at: float | None = None                 # hall_balancer's incidents, planned …
+    postgres_restart_at: float | None = None
+    postgres_down: float = 5.0
+    incidents: dict = field(default_factory=dict)        # … and what happened: "replica", "postgres" → figures
     statuses: Counter = field(default_factory=Counter)  # every phone response: (endpoint, status)
 
 
@@ -117,23 +121,32 @@ class Run:
 
 # ── the database, read-only, after a run ──────────────────────────────────────────────────────
 
-def db_max_id(db: Path) -> int:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
-        return int(conn.execute("SELECT coalesce(max(id), 0) FROM digits").fetchone()[0])
+def _query(db, sql: str, params: tuple = ()) -> list[tuple]:
+    """Rows read past the store: a read-only SQLite connection, or psycopg for a postgresql:// URL."""
+    if str(db).startswith(("postgresql://", "postgres://")):
+        import psycopg
 
-
-def db_check(db: Path, talk_id: int, after_id: int, phase: Phase) -> dict:
-    """The talk's rows added during the phase against what the phones were told."""
+        with psycopg.connect(str(db), connect_timeout=10) as conn:
+            return conn.execute(sql.replace("?", "%s"), params).fetchall()
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
-        rows = conn.execute("SELECT id, person, send_id, label, talk_id FROM digits WHERE id > ?", (after_id,)).fetchall()
-        dup_pairs = conn.execute("SELECT count(*) FROM (SELECT 1 FROM digits WHERE send_id IS NOT NULL"
-                                 " GROUP BY person, send_id HAVING count(*) > 1)").fetchone()[0]
-        dup_ids = conn.execute("SELECT count(*) FROM (SELECT 1 FROM digits WHERE send_id IS NOT NULL AND id > ?"
-                               " GROUP BY send_id HAVING count(*) > 1)", (after_id,)).fetchone()[0]
-        talk_rows = conn.execute("SELECT count(*) FROM digits WHERE talk_id = ?", (talk_id,)).fetchone()[0]
+        return conn.execute(sql, params).fetchall()
     finally:
         conn.close()
+
+
+def db_max_id(db) -> int:
+    return int(_query(db, "SELECT coalesce(max(id), 0) FROM digits")[0][0])
+
+
+def db_check(db, talk_id: int, after_id: int, phase: Phase) -> dict:
+    """The talk's rows added during the phase against what the phones were told."""
+    rows = _query(db, "SELECT id, person, send_id, label, talk_id FROM digits WHERE id > ?", (after_id,))
+    dup_pairs = _query(db, "SELECT count(*) FROM (SELECT 1 FROM digits WHERE send_id IS NOT NULL"
+                           " GROUP BY person, send_id HAVING count(*) > 1) AS twice")[0][0]
+    dup_ids = _query(db, "SELECT count(*) FROM (SELECT 1 FROM digits WHERE send_id IS NOT NULL AND id > ?"
+                         " GROUP BY send_id HAVING count(*) > 1) AS twice", (after_id,))[0][0]
+    talk_rows = _query(db, "SELECT count(*) FROM digits WHERE talk_id = ?", (talk_id,))[0][0]
     ours = {r[0]: r for r in rows if r[1] in phase.tokens}
     acked = [s for s in phase.sends if s.outcome == "ok"]
     acked_ids = {s.digit_id for s in acked}

@@ -123,6 +123,13 @@ def say_joins(phase: Phase) -> None:
 
 def report_wall(wall: list[dict]) -> float:
     """The presenter's wall reads timed meanwhile; their p95 per refresh."""
+    down = [s["t"] for s in wall if s.get("unavailable")]
+    wall = [s for s in wall if not s.get("unavailable")]
+    if down:
+        say(f"presenter's wall: the database did not answer in {len(down)} refreshes "
+            f"(from {min(down):.0f} s to {max(down):.0f} s); the Talk page says so and goes on")
+    if not wall:
+        return float("nan")
     per = {k: [s[k] for s in wall] for k in ("count_s", "latest_s", "scoreboard_s")}
     refresh = [s["count_s"] + s["latest_s"] + s["scoreboard_s"] for s in wall]
     say(f"presenter's wall reads, {len(wall)} samples once a second (in their own process), p50 / p95 / max: "

@@ -346,7 +346,7 @@ def wall_sampler(db: str, talk_id: int, seconds: float, out: str, wall_tiles: in
     both confusion matrices and the digits that fooled both)
     on a store of its own, as a Talk page's session holds one. Writes JSON to `out`."""
     sys.path.insert(0, str(ROOT))
-    from mnist_core.talk.crowd import CrowdStore
+    from mnist_core.talk.crowd import CrowdStore, CrowdStoreError
 
     store = CrowdStore(db)
     samples = []
@@ -355,15 +355,19 @@ def wall_sampler(db: str, talk_id: int, seconds: float, out: str, wall_tiles: in
         target = start + tick
         time.sleep(max(0.0, target - time.monotonic()))
         t0 = time.perf_counter()
-        n = store.count(talk_id)
-        t1 = time.perf_counter()
-        tiles = store.latest(talk_id, wall_tiles)
-        t2 = time.perf_counter()
-        board = store.scoreboard(talk_id)  # and what the scoreboard shows beside it, as the Talk page does
-        for kind in ("ann", "cnn"):
-            store.confusion(talk_id, kind)
-        store.fooled_both(talk_id, ("ann", "cnn"), limit=16)
-        t3 = time.perf_counter()
+        try:
+            n = store.count(talk_id)
+            t1 = time.perf_counter()
+            tiles = store.latest(talk_id, wall_tiles)
+            t2 = time.perf_counter()
+            board = store.scoreboard(talk_id)  # and what the scoreboard shows beside it, as the Talk page does
+            for kind in ("ann", "cnn"):
+                store.confusion(talk_id, kind)
+            store.fooled_both(talk_id, ("ann", "cnn"), limit=16)
+            t3 = time.perf_counter()
+        except CrowdStoreError:  # PostgreSQL restarting: the Talk page says so; the sampler goes on
+            samples.append({"t": round(time.monotonic() - start, 3), "unavailable": True})
+            continue
         samples.append({"t": round(time.monotonic() - start, 3), "count": n, "count_s": t1 - t0,
                         "latest_s": t2 - t1, "scoreboard_s": t3 - t2, "tiles": len(tiles),
                         "judged": {k: s.n for k, s in board.items()}})

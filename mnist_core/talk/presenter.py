@@ -2,8 +2,9 @@
 
 Talk mode is on when the server starts with `MNIST_TALK_KEY` set (`make talk` sets a random one).
 A session that shows the key is the presenter's; every other session is the audience, which
-only gets the Join page. The key travels once, in `/talk?key=KEY`, and the app removes it from
-the address bar at once (the projector shows the presenter's browser).
+only gets the Join page. The key travels once: `/presenter#key=KEY` posts it from the browser in a
+request body (the fragment never leaves the browser, so no proxy logs it); `/talk?key=KEY` still
+works, and the app removes the key from the address bar at once (the projector shows it).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ KEY_ENV = "MNIST_TALK_KEY"
 PUBLIC_URL_ENV = "MNIST_PUBLIC_URL"  # e.g. http://192.168.1.20:8501 when the guess below is wrong
 JOIN_PATH = "join"
 TALK_PATH = "talk"
+SIGN_IN_PATH = "presenter"
 
 
 def configured_key() -> str | None:
@@ -157,7 +159,13 @@ def join_url(base_url: str) -> str:
 
 
 def presenter_url(base_url: str, key: str) -> str:
+    """The older form, kept working: the key in the query, which proxies and servers log."""
     return f"{base_url.rstrip('/')}/{TALK_PATH}?key={key}"
+
+
+def sign_in_url(base_url: str, key: str) -> str:
+    """What `make talk` prints: the key in the fragment, which the browser never sends."""
+    return f"{base_url.rstrip('/')}/{SIGN_IN_PATH}#key={key}"
 
 
 def qr_png(url: str, scale: int = 10) -> bytes:
@@ -187,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: set {KEY_ENV} (make talk does)", file=__import__("sys").stderr)
         return 2
     base = public_base_url(args.urls)
-    print(f"Talk mode. Presenter, open on the projector's browser:  {presenter_url(base, key)}")
+    print(f"Talk mode. Presenter, open on the projector's browser:  {sign_in_url(base, key)}")
     print(f"The audience joins at {join_url(base)} (the Talk page shows it as a QR code).")
     print(f"Wrong address? Set {PUBLIC_URL_ENV}=http://ADDRESS:{args.urls} and run make talk again.")
     return 0

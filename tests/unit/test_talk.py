@@ -37,6 +37,7 @@ def test_urls_for_the_presenter_and_the_room(monkeypatch):
     assert base == "http://192.168.1.20:8501"
     assert presenter.join_url(base) == "http://192.168.1.20:8501/join"
     assert presenter.presenter_url(base, "abc") == "http://192.168.1.20:8501/talk?key=abc"
+    assert presenter.sign_in_url(base, "abc") == "http://192.168.1.20:8501/presenter#key=abc"
     monkeypatch.delenv(presenter.PUBLIC_URL_ENV)
     assert presenter.public_base_url(9000).startswith("http://") and presenter.public_base_url(9000).endswith(":9000")
 
@@ -57,7 +58,8 @@ def test_make_talk_helpers_print_a_key_and_the_urls(monkeypatch):
     env = {"MNIST_TALK_KEY": key, "MNIST_PUBLIC_URL": "http://10.1.2.3:8501", "PATH": ""}
     out = subprocess.run([sys.executable, "-m", "mnist_core.talk.presenter", "--urls", "8501"], capture_output=True,
                          text=True, check=True, env=env).stdout
-    assert f"http://10.1.2.3:8501/talk?key={key}" in out and "http://10.1.2.3:8501/join" in out
+    assert f"http://10.1.2.3:8501/presenter#key={key}" in out and "http://10.1.2.3:8501/join" in out
+    assert "?key=" not in out, "make talk prints the form whose key never reaches a server's log"
     refused = subprocess.run([sys.executable, "-m", "mnist_core.talk.presenter", "--urls", "8501"], capture_output=True,
                              text=True, env={"PATH": ""})
     assert refused.returncode == 2 and "MNIST_TALK_KEY" in refused.stderr
