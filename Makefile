@@ -69,7 +69,7 @@ hall: $(VENV)/.app-installed data postgres caddy
 test: $(VENV)/.test-installed data chromium fonts postgres caddy
 	$(PY) -m pytest
 
-bench: $(VENV)/.test-installed data chromium fonts
+bench: $(VENV)/.test-installed data chromium fonts postgres caddy
 	$(PY) benchmarks/inference_latency.py
 	$(PY) benchmarks/canvas_accuracy.py
 	$(PY) benchmarks/handwriting_accuracy.py
@@ -86,6 +86,9 @@ bench: $(VENV)/.test-installed data chromium fonts
 	$(PY) benchmarks/audience_load.py --sessions 10 --train
 	$(PY) benchmarks/hall_load.py --storm 500 --steady 500 --seconds 120 --flood --compare
 	$(PY) benchmarks/hall_load.py --steady 500 --seconds 120 --kill-worker-at 30
+	$(PY) benchmarks/hall_load.py --balancer --steady 500 --seconds 120
+	$(PY) benchmarks/hall_load.py --balancer --steady 500 --seconds 60 --kill-replica-at 20
+	$(PY) benchmarks/hall_load.py --balancer --steady 500 --seconds 60 --restart-postgres-at 20
 	$(PY) benchmarks/lighthouse_join.py
 
 clean:

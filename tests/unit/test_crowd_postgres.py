@@ -81,3 +81,18 @@ def test_a_restart_fails_writes_clearly_while_down_and_loses_nothing_acknowledge
             assert {d.id for d in fresh.latest(talk, limit=100)} == set(acknowledged) | {retried}
     finally:
         server.remove()
+
+
+def test_a_database_of_an_older_schema_is_migrated_in_place_and_keeps_its_digits(postgres_server, monkeypatch):
+    url = postgres_server()
+    with crowd.CrowdStore(url) as store:
+        talk = store.current_talk()
+        kept = [add(store, talk, i) for i in range(3)]
+    # The next version of the app: one more column, and the migration that adds it.
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", schema.SCHEMA_VERSION + 1)
+    monkeypatch.setitem(schema.POSTGRES_MIGRATIONS, schema.SCHEMA_VERSION - 1, "ALTER TABLE talks ADD COLUMN venue TEXT")
+    with crowd.CrowdStore(url) as store:
+        assert [d.id for d in store.latest(talk)] == kept[::-1]
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT version FROM room_schema").fetchall() == [(schema.SCHEMA_VERSION,)]
+        assert conn.execute("SELECT venue FROM talks").fetchall() == [(None,)]
