@@ -18,6 +18,7 @@ import argparse
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -39,9 +40,17 @@ class HallError(RuntimeError):
     """A part did not start; the message has the end of its log."""
 
 
+def unverified_tls() -> ssl.SSLContext:
+    """A client context that accepts the certificate of Caddy's own CA (LocalHall(https=True))."""
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    return context
+
+
 def _healthy(url: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as response:
+        context = unverified_tls() if url.startswith("https:") else None
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1, context=context) as response:
             return response.status == 200 and response.read() == b"ok"
     except OSError:
         return False
@@ -72,11 +81,12 @@ class LocalHall:
     """PostgreSQL, `replicas` app servers and Caddy on 127.0.0.1. `port`: the balancer's (0: a free
     one); `key`: the presenter's (default: a new one); `sqlite`: a database file to share instead
     of PostgreSQL (then `.postgres` is None); `folder`: where the logs go (default: a new one
-    under /tmp, kept after exit)."""
+    under /tmp, kept after exit); `https`: Caddy serves https://localhost:PORT with a certificate
+    of its own CA (the path a public name takes, on one machine)."""
 
     def __init__(self, replicas: int = 2, port: int = 8600, key: str | None = None,
                  sqlite: str | os.PathLike | None = None, folder: str | os.PathLike | None = None,
-                 env: dict[str, str] | None = None):
+                 env: dict[str, str] | None = None, https: bool = False):
         if replicas < 1:
             raise ValueError("a hall needs at least one replica")
         self.key = key or presenter.new_key()
@@ -90,12 +100,13 @@ class LocalHall:
         self.crowd_db = ""
         self.replicas: list[subprocess.Popen | None] = [None] * replicas
         self.caddy: subprocess.Popen | None = None
+        self.https = https
 
     # ---------------------------------------------------------------- addresses
 
     @property
     def balancer_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}"
+        return f"https://localhost:{self.port}" if self.https else f"http://{LOOPBACK}:{self.port}"
 
     @property
     def replica_urls(self) -> list[str]:
@@ -192,7 +203,8 @@ class LocalHall:
         env = {"MNIST_SITE_ADDRESS": self.balancer_url, "MNIST_BIND_ADDRESS": LOOPBACK,
                "MNIST_REPLICAS": " ".join(f"{LOOPBACK}:{port}" for port in self.replica_ports),
                # Caddy's own state (autosaved config, certificates) stays in the hall's folder.
-               "XDG_CONFIG_HOME": str(self.folder / "caddy"), "XDG_DATA_HOME": str(self.folder / "caddy")}
+               "XDG_CONFIG_HOME": str(self.folder / "caddy"), "XDG_DATA_HOME": str(self.folder / "caddy"),
+               "MNIST_HTTP_PORT": str(local_postgres.free_port())}  # its HTTP→HTTPS redirect, not on :80
         self.caddy = self._launch("caddy", [caddy, "run", "--adapter", "caddyfile", "--config", str(CADDYFILE)], env)
 
     def _wait_until_healthy(self, url: str, process: subprocess.Popen | None, name: str) -> None:

@@ -89,3 +89,33 @@ def test_the_presenters_replica_dies_and_the_talk_page_carries_on_by_itself(hall
     assert_no_exception(page)
     screenshot(page, "hall-presenter-after-failover")
     hall.start_replica(doomed)
+
+
+def test_https_through_caddy_sets_a_secure_presenter_cookie_and_logs_no_key(tmp_path):
+    """The path a public name takes, on one machine: Caddy terminates TLS (its own CA for
+    localhost; a public name gets Let's Encrypt's), the replica sees https through the trusted
+    proxy and marks the presenter's cookie Secure; the key, sent both ways, is in no log line."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from deploy.local_hall import unverified_tls
+
+    with LocalHall(replicas=1, port=0, folder=tmp_path, https=True) as hall:
+        assert hall.balancer_url.startswith("https://localhost:")
+        with urllib.request.urlopen(hall.join_url, context=unverified_tls(), timeout=30) as response:
+            assert response.status == 200 and b"<canvas" in response.read()
+        sign_in = urllib.request.Request(f"{hall.balancer_url}/api/presenter", method="POST",
+                                         data=json.dumps({"key": hall.key}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(sign_in, context=unverified_tls(), timeout=30) as response:
+            cookie = next(c for c in response.headers.get_all("Set-Cookie") if c.startswith("mnist_presenter="))
+        assert "Secure" in cookie and "HttpOnly" in cookie
+        old_form = urllib.request.Request(f"{hall.balancer_url}/talk?key={hall.key}", headers={"Referer": f"x?key={hall.key}"})
+        try:
+            urllib.request.urlopen(old_form, context=unverified_tls(), timeout=30).close()
+        except urllib.error.HTTPError:
+            pass
+    logs = "".join(path.read_text(errors="replace") for path in tmp_path.glob("*.log"))
+    assert "/talk" in logs, "Caddy logged no request at all"
+    assert hall.key not in logs
