@@ -267,6 +267,26 @@ def test_a_dropped_send_is_retried_by_the_page_and_stored_once(phone, talk_serve
     assert len(rows_with_send_id(database, sent[0]["send_id"])) == 1
 
 
+def test_a_failed_join_is_tried_again_quietly(phone, talk_server):
+    """Behind a balancer, a replica that just died answers a token request with 502 once: the page
+    asks again by itself and says nothing alarming."""
+    url, _, _ = talk_server
+    asked = []
+
+    def fail_the_first(route):
+        asked.append(route.request.url)
+        if len(asked) == 1:
+            route.fulfill(status=502, body="")  # what Caddy answers for a replica gone mid-request
+        else:
+            route.continue_()
+
+    phone.route("**/api/join/token", fail_the_first)
+    open_join(phone, url)  # waits for the token in the page's storage
+    assert len(asked) == 2
+    assert phone.locator("#status").inner_text().strip() == ""
+    assert_no_page_errors(phone)
+
+
 def test_a_lost_answer_is_retried_and_gets_the_same_digit(phone, talk_server):
     url, _, database = talk_server
     open_join(phone, url)
