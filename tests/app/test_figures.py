@@ -35,3 +35,26 @@ def test_home_states_each_shipped_model_card(fake_canvas):
     for kind in ("ann", "cnn"):
         card = registry.read_card(kind, registry.MODELS_DIR)
         assert metric(at, f"{kind.upper()} · test accuracy").value == f"{card['test_accuracy']:.2%}"
+
+
+def test_each_shipped_model_file_scores_what_its_card_says(mnist):
+    """The card is the source of every accuracy shown: score the very file on the 10,000 test
+    images with the server's NumPy path (about 2 s) and hold the card to it."""
+    from mnist_core.models.inference import load_classifier
+
+    (_, _), (x_test, y_test) = mnist
+    for name in ("ann", "cnn"):
+        card = registry.read_card(name, registry.MODELS_DIR)
+        predicted = load_classifier(name, registry.MODELS_DIR).predict(x_test.astype(np.float32) / 255)
+        right = int((predicted == y_test).sum())
+        assert right == round(card["test_accuracy"] * len(y_test)), (
+            f"trained_models/{name}.keras scores {right / len(y_test):.2%} on MNIST's test set, its card says "
+            f"{card['test_accuracy']:.2%}: the card no longer belongs to the file (retrain with `train --record`)")
+
+
+def test_the_docs_state_the_shipped_cards():
+    """docs/models.md names the shipped models' test accuracy: the cards' figures, not typed-in ones."""
+    text = (registry.MODELS_DIR.parent / "docs" / "models.md").read_text(encoding="utf-8")
+    for name in ("ann", "cnn"):
+        card = registry.read_card(name, registry.MODELS_DIR)
+        assert f"**{card['test_accuracy']:.2%}** (`{name}`)" in text, f"docs/models.md does not state {name}'s card"
