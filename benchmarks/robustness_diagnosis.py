@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     x, y = x[chosen].astype(np.float32) / 255, y[chosen]
     rows = []
     for name in args.models:
-        model = keras.models.load_model(registry.MODELS_DIR / f"{name}.keras")
+        model = keras.models.load_model(registry.models_dir() / f"{name}.keras")  # MNIST_MODELS_DIR: a candidate
         has_bn = any(layer.__class__.__name__ == "BatchNormalization" for layer in model.layers)
         for corruption, strength in CASES:
             images = corrupted(x, corruption, strength)
