@@ -17,6 +17,7 @@ import asyncio
 import collections
 import concurrent.futures
 import contextlib
+import functools
 import html
 import json
 import logging
@@ -222,8 +223,13 @@ PRESENTER_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referre
 PRESENTER_BODY_BYTES = 1024  # {"key": "..."}
 
 
+@functools.cache
+def presenter_page_html() -> bytes:
+    return PRESENTER_HTML.read_bytes()  # read once, like the join page
+
+
 async def presenter_page(request: Request) -> Response:
-    return HTMLResponse(PRESENTER_HTML.read_bytes(), headers=PRESENTER_HEADERS)
+    return HTMLResponse(presenter_page_html(), headers=PRESENTER_HEADERS)
 
 
 def _wrong_key(status: int, wait: float, message: str) -> JSONResponse:
