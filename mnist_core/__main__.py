@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -62,7 +63,12 @@ def _train(args) -> int:
     print(f"Saved {path} and its card.")
     if args.record:  # the Train page's replay of this very run, so a shipped model and its replay agree
         from mnist_core.training import replays
-        replay = replays.save_recording(replays.from_run(name, run), replays.replay_path(name))
+        # Beside the model it records (a candidate trained into MNIST_MODELS_DIR keeps its replay
+        # there too), unless MNIST_REPLAYS_DIR names the folder.
+        folder = None if os.environ.get("MNIST_REPLAYS_DIR") else path.parent / "replays"
+        if folder:
+            folder.mkdir(exist_ok=True)
+        replay = replays.save_recording(replays.from_run(name, run), replays.replay_path(name, folder))
         print(f"Wrote its replay {replay} ({replay.stat().st_size / 1024:,.0f} KB).")
     return 0
 

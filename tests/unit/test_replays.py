@@ -74,6 +74,21 @@ def test_record_writes_a_real_run_that_replays(tmp_path, mnist, monkeypatch):
     assert back.strip_labels == tuple(range(10)) * 2 and back.kind == "ann"
 
 
+def test_train_record_keeps_a_candidates_replay_beside_it(tmp_path, mnist, monkeypatch):
+    """A model trained into MNIST_MODELS_DIR (a candidate) keeps its replay in that folder and
+    never overwrites the shipped recording of the same name."""
+    from mnist_core.__main__ import main
+
+    shipped = replays.replay_path("seed002-ann", replays.SHIPPED_DIR)
+    before = shipped.read_bytes()
+    monkeypatch.setenv("MNIST_MODELS_DIR", str(tmp_path))
+    monkeypatch.delenv("MNIST_REPLAYS_DIR", raising=False)
+    assert main(["train", "--preset", "seed002-ann", "--epochs", "1", "--train-size", "1000", "--record"]) == 0
+    back = replays.load_recording(tmp_path / "replays" / "seed002-ann.npz")
+    assert back.name == "seed002-ann" and [r.epoch for r in back.records] == [1]
+    assert (tmp_path / "seed002-ann.keras").is_file() and shipped.read_bytes() == before
+
+
 def test_recipes_are_the_shipped_cards_or_the_presets_own():
     shipped = replays.recipe("cnn")  # the shipped card's recipe (the kinds it was trained with), 30 epochs
     card = registry.read_card("cnn", registry.MODELS_DIR)
