@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from mnist_core.models import networks, presets
+from mnist_core.models import networks, presets, registry
 from mnist_core.models.presets import MODEL_KINDS
 from mnist_core.training.experiments import (
     BATCH_SIZE,
@@ -202,7 +202,9 @@ def _robustness(s: Setting, seed: int, data, runner) -> tuple[list[dict], dict]:
                 predicted = np.argmax(predict(images), axis=1)
                 rows.append({"model": kind, "which": which, "corruption": name, "strength": strength,
                              "accuracy": round(float(np.mean(predicted == yt)), 5)})
-    return rows, {"shipped": sorted({kind for kind, which in scorers if which == "shipped"})}
+    shipped = sorted({kind for kind, which in scorers if which == "shipped"})
+    # Which files were measured, so a test can tell when the shipped models changed since.
+    return rows, {"shipped": shipped, "shipped_sha256": {kind: registry.file_hash(kind) for kind in shipped}}
 
 
 

@@ -261,6 +261,24 @@ def few_examples_table(result: ExperimentResult) -> dict[str, list[tuple[int, fl
     return table
 
 
+SAME_WITHIN = 0.01  # 1,000 test digits: a point apart is within the sample's noise
+
+
+def shipped_shortfalls(rows: list[dict]) -> dict[str, list[str]]:
+    """Robustness rows → for each model kind, the corruptions (labels, in CORRUPTIONS' order) under
+    which the shipped model reads worse than its plain matched one by more than SAME_WITHIN at some
+    strength: where its training taught it less than the architecture alone."""
+    acc = {(r["model"], r["which"], r["corruption"], r["strength"]): r["accuracy"] for r in rows}
+    shortfalls: dict[str, list[str]] = {}
+    for kind in MODEL_KINDS:
+        for name, corruption in CORRUPTIONS.items():
+            if any(acc[kind, "shipped", name, s] < acc[kind, "matched", name, s] - SAME_WITHIN
+                   for s in corruption.strengths
+                   if (kind, "shipped", name, s) in acc and (kind, "matched", name, s) in acc):
+                shortfalls.setdefault(kind, []).append(corruption.label.lower())
+    return shortfalls
+
+
 def summary(result: ExperimentResult) -> list[str]:
     """The result's figures as short lines (the CLI prints them; docs/experiments.md quotes them)."""
     rows, pct = result.rows, (lambda a: f"{100 * a:.1f}%")

@@ -58,6 +58,24 @@ def test_the_page_shows_every_recorded_experiment(results_dir):
     assert "The same digits, pixels shuffled" in captions and any(c.startswith("One test digit untouched") for c in captions)
 
 
+def test_the_robustness_caption_says_from_the_recorded_rows_where_a_shipped_model_falls_short(results_dir):
+    recorded = experiments.load_result(results_dir / "robustness.json")
+    caption = next(c.value for c in open_page(PAGE, toggle="Both").caption if "dotted lines are the shipped" in c.value)
+    shortfalls = experiments.shipped_shortfalls(recorded.rows)
+    for kind, names in shortfalls.items():
+        assert f"the shipped {kind.upper()} under {' and '.join(names)}" in caption
+    assert ("at least as well as its plain pair" in caption) == (not shortfalls)
+
+    # A shipped CNN that reads blurred digits far worse than its plain pair: the caption says so.
+    data = json.loads((results_dir / "robustness.json").read_text())
+    for row in data["rows"]:
+        if row["which"] == "shipped" and row["corruption"] == "blur" and row["strength"] == 2.0:
+            row["accuracy"] = 0.1
+    (results_dir / "robustness.json").write_text(json.dumps(data))
+    caption = next(c.value for c in open_page(PAGE, toggle="Both").caption if "dotted lines are the shipped" in c.value)
+    assert "the shipped ANN under blur" in caption and "the shipped CNN under blur" in caption
+
+
 def test_the_toggle_shows_one_model_and_says_how_to_compare(results_dir):
     at = open_page(PAGE, toggle="CNN")
     assert any("choose **Both**" in c.value for c in at.caption)

@@ -58,3 +58,28 @@ def test_the_docs_state_the_shipped_cards():
     for name in ("ann", "cnn"):
         card = registry.read_card(name, registry.MODELS_DIR)
         assert f"**{card['test_accuracy']:.2%}** (`{name}`)" in text, f"docs/models.md does not state {name}'s card"
+
+
+def test_the_recorded_robustness_belongs_to_the_shipped_model_files():
+    """The Experiments page's Robustness tab shows the shipped models beside a plain pair: the
+    recorded result must have measured the very files that ship."""
+    from mnist_core.training import experiments
+
+    result = experiments.load_result(experiments.result_path("robustness", quick=False,
+                                                             directory=experiments.SHIPPED_DIR))
+    measured = result.info.get("shipped_sha256", {})
+    for name in ("ann", "cnn"):
+        assert measured.get(name) == registry.file_hash(name, registry.MODELS_DIR), (
+            f"trained_models/{name}.keras changed since the Robustness result was recorded: "
+            "run `python -m mnist_core experiment robustness`")
+
+
+def test_each_shipped_replay_is_the_run_that_made_the_model():
+    """`train --record` writes the replay of the very run: its test accuracy is the card's."""
+    from mnist_core.training import replays
+
+    for name in ("ann", "cnn"):
+        card = registry.read_card(name, registry.MODELS_DIR)
+        recording = replays.load_recording(replays.replay_path(name, replays.SHIPPED_DIR))
+        assert recording.test_accuracy == card["test_accuracy"] and len(recording.records) == card["epochs_run"], (
+            f"the replay of {name} is not the run that made trained_models/{name}.keras: retrain with `train --record`")

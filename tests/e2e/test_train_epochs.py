@@ -4,6 +4,7 @@ plays to its end."""
 import re
 import time
 
+from mnist_core.training import replays
 from tests.e2e.conftest import assert_no_exception, screenshot, wait_until_idle
 from tests.e2e.test_browser import open_page
 
@@ -80,8 +81,9 @@ def test_a_replay_plays_to_its_end(page, server):
     progress = page.get_by_text(re.compile(r"Replay at 20× · playing epoch \d+ of 30"))
     progress.wait_for(timeout=15_000)
     playing = int(re.search(r"playing epoch (\d+)", progress.inner_text()).group(1))
-    # The shipped ann's run took 1,213 s (its card): 61 s at 20×.
-    page.get_by_text("Replay of ann · all 30 epochs played").wait_for(timeout=120_000)
+    # At 20× the replay lasts a twentieth of the recorded run's training time (about 90 s for ann).
+    seconds = replays.load_recording(replays.replay_path("ann", replays.SHIPPED_DIR)).seconds
+    page.get_by_text("Replay of ann · all 30 epochs played").wait_for(timeout=(seconds / 20 + 40) * 1000)
     page.locator("[data-testid='stMetric']").filter(has_text="Test accuracy (recorded)").wait_for(timeout=15_000)
     wait_until_idle(page)
     assert playing < 30 and slider_value(page) == "30"  # seen under way, then played to its last epoch

@@ -178,3 +178,16 @@ def test_a_failing_experiment_is_reported(tmp_path):
     snap = run.run()
     assert snap.state == "failed" and snap.message.startswith("The experiment failed:")
     assert not (tmp_path / "r.json").exists()
+
+
+def test_shipped_shortfalls_name_where_a_shipped_model_reads_worse_than_its_plain_pair():
+    def row(model, which, corruption, strength, accuracy):
+        return {"model": model, "which": which, "corruption": corruption, "strength": strength, "accuracy": accuracy}
+
+    rows = [row("cnn", "matched", "blur", 2.0, 0.88), row("cnn", "shipped", "blur", 2.0, 0.32),
+            row("cnn", "matched", "noise", 0.3, 0.96), row("cnn", "shipped", "noise", 0.3, 0.951),  # within a point
+            row("ann", "matched", "shift", 3, 0.48), row("ann", "shipped", "shift", 3, 0.97),
+            row("ann", "matched", "rotate", 60, 0.25)]  # no shipped row: nothing to compare
+    assert experiments.shipped_shortfalls(rows) == {"cnn": ["blur"]}
+    rows.append(row("ann", "shipped", "rotate", 60, 0.20))
+    assert experiments.shipped_shortfalls(rows) == {"ann": ["rotation"], "cnn": ["blur"]}
