@@ -20,22 +20,22 @@ mistakes caught, correct answers flagged) is measured on the odd half, which cho
 
 Measured on the shipped models (held-out odd half: 5,000 test images; benchmarks/calibration_figures.py):
 
-- ANN: ECE 0.29%; fitted T = 0.95 gives 0.35% (worse). Unsure below 83.8%: catches 35 of its 50
-  mistakes (70%), flags 0.8% of its right answers and 41 of the 60 non-digits.
-- CNN: ECE 0.11%; fitted T = 1.11 gives 0.14% (worse). Unsure below 95.8%: catches 17 of its 19
-  mistakes (89%), flags 1.3% of its right answers and 30 of the 60 non-digits.
+- ANN: ECE 0.26%; fitted T = 0.89 gives 0.36% (worse). Unsure below 82.3%: catches 32 of its 45
+  mistakes (71%), flags 1.0% of its right answers and 37 of the 60 non-digits.
+- CNN: ECE 0.18%; fitted T = 1.02 gives 0.15% (a gain under MIN_ECE_GAIN). Unsure below 95.4%:
+  catches 17 of its 19 mistakes (89%), flags 1.0% of its right answers and 40 of the 60 non-digits.
 - On 1,000 of those test digits redrawn as canvas strokes (mnist_core.data.synthetic, as the Draw page
-  sees them): the ANN flags 1.7% of its right answers and 7 of its 12 mistakes, the CNN 1.8% and
-  5 of its 7.
+  sees them): the ANN flags 1.5% of its right answers and 10 of its 15 mistakes, the CNN 1.5% and
+  11 of its 12.
 
 Temperature scaling does not help here, so the shipped models run with T = 1: both are already
-calibrated on MNIST to a few tenths of a percentage point, and the change T makes (+0.06 points
-for the ANN, +0.03 for the CNN) is within the noise of 5,000 images (bootstrap, 90% interval of
+calibrated on MNIST to a few tenths of a percentage point, and the change T makes (+0.10 points
+for the ANN, −0.03 for the CNN) is within the noise of 5,000 images (bootstrap, 90% interval of
 the change: about ±0.1 point). `calibrate` applies T only when it lowers the held-out ECE by
 MIN_ECE_GAIN or more, which a badly calibrated model (e.g. a short training run) can reach.
 The dishonest confidence is off the test set: unthresholded, the ANN says a digit with ≥ 90%
-confidence to 17 of the 60 non-digits and the CNN to 33. A
-threshold chosen on digits catches half to two thirds of them, not all.
+confidence to 17 of the 60 non-digits and the CNN to 21. A
+threshold chosen on digits catches about two thirds of them, not all.
 
 `calibrate` takes 0.04 s (ANN) and 0.05 s (CNN) once the non-digits are made (0.2 s, once per
 process).

@@ -54,12 +54,13 @@ PRESETS: dict[str, Preset] = {
     for preset in [
         Preset("ann", "ann",
                "Our best plain network: 784 → 512 → 512 → 10 with dropout, trained on digits shifted, "
-               "turned, scaled, slanted, bent, drawn thinner or thicker, and redrawn with the Draw page's pens.",
+               "turned, scaled, slanted, bent, drawn thinner or thicker, redrawn with the Draw page's pens, "
+               "blurred and speckled.",
                batch_size=128, epochs=30, augment=SHIPPED_AUGMENT, cosine_decay=True),
         Preset("cnn", "cnn",
                "Our best convolutional network: three 3×3 conv blocks (32, 64, 128 filters) with batch "
                "norm and max-pool, a 128-unit dense layer, trained on digits shifted, turned, scaled, "
-               "slanted, bent, drawn thinner or thicker, and redrawn with the Draw page's pens.",
+               "slanted, bent, drawn thinner or thicker, redrawn with the Draw page's pens, blurred and speckled.",
                learning_rate=2e-3, batch_size=128, epochs=30, augment=SHIPPED_AUGMENT,
                cosine_decay=True),
         Preset("seed000-ann", "ann",

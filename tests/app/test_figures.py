@@ -53,11 +53,13 @@ def test_each_shipped_model_file_scores_what_its_card_says(mnist):
 
 
 def test_the_docs_state_the_shipped_cards():
-    """docs/models.md names the shipped models' test accuracy: the cards' figures, not typed-in ones."""
-    text = (registry.MODELS_DIR.parent / "docs" / "models.md").read_text(encoding="utf-8")
-    for name in ("ann", "cnn"):
-        card = registry.read_card(name, registry.MODELS_DIR)
-        assert f"**{card['test_accuracy']:.2%}** (`{name}`)" in text, f"docs/models.md does not state {name}'s card"
+    """README and docs/models.md name the shipped models' test accuracy: the cards' figures."""
+    root = registry.MODELS_DIR.parent
+    for doc in ("README.md", "docs/models.md"):
+        text = (root / doc).read_text(encoding="utf-8")
+        for name in ("ann", "cnn"):
+            card = registry.read_card(name, registry.MODELS_DIR)
+            assert f"**{card['test_accuracy']:.2%}** (`{name}`)" in text, f"{doc} does not state {name}'s card"
 
 
 def test_the_recorded_robustness_belongs_to_the_shipped_model_files():
