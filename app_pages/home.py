@@ -38,8 +38,9 @@ for column, kind in zip(columns, kinds):
         st.metric(f"{label} · test accuracy", common.percent(card.get("test_accuracy")),
                   help="Measured on the 10,000 MNIST test images when the model was trained.")
         st.caption(presets.PRESETS[kind].description)
-        st.markdown(f"**{classifier.parameter_count:,} parameters** · trained "
-                    f"{card.get('epochs_run', '?')} epochs in {card.get('training_seconds', '?')} s")
+        seconds = card.get("training_seconds")
+        took = f"{seconds / 60:,.0f} min of training" if isinstance(seconds, (int, float)) else "training time unknown"
+        st.markdown(f"**{classifier.parameter_count:,} parameters** · {card.get('epochs_run', '?')} epochs, {took}")
         with st.expander(f"{label} architecture, layer by layer"):
             # A Markdown table, not st.dataframe: Home is the first page a fresh server renders,
             # and a dataframe would load pandas and Arrow first (~0.3 s of the cold start).

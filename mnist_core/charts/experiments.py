@@ -119,7 +119,7 @@ def few_examples_chart(results: Sequence[dict], colors: dict, names: dict, heigh
 def robustness_grid(results: Sequence[dict], colors: dict, names: dict, corruptions: dict, height: int = 640,
                     title: str | None = None) -> go.Figure:
     """Accuracy against the size of each change, one panel per corruption ({name: (label, unit, identity)}).
-    The matched pair solid, the shipped models (trained on moved digits) dotted, a fresh run dashed."""
+    The matched pair solid, the shipped models (trained with augmentation) dotted, a fresh run dashed."""
     columns = 3
     fig = make_subplots(rows=-(-len(corruptions) // columns), cols=columns,
                         subplot_titles=[label for label, _, _ in corruptions.values()],
@@ -135,7 +135,7 @@ def robustness_grid(results: Sequence[dict], colors: dict, names: dict, corrupti
                     if not points or (which == "shipped" and fresh):
                         continue
                     name = (f"{names[kind]} · {label}" if which == "matched"
-                            else f"shipped {kind} (trained on moved digits)")
+                            else f"{names[kind]} shipped (trained with augmentation)")
                     dash = FRESH_STYLE["dash"] if fresh else ("solid" if which == "matched" else "dot")
                     fig.add_scatter(
                         x=[p["strength"] for p in points], y=[p["accuracy"] for p in points], mode="lines+markers",

@@ -286,7 +286,7 @@ def test_robustness_grid_has_a_panel_per_corruption_and_the_shipped_models_dotte
                                   {"label": "quick run", "rows": [r for r in rows if r["which"] == "matched"],
                                    "fresh": True}], COLORS, NAMES, corruptions)
     assert [a.text for a in fig.layout.annotations][:2] == ["Shift", "Scale"]
-    shipped = [t for t in fig.data if t.name.startswith("shipped")]
+    shipped = [t for t in fig.data if " shipped (" in t.name]
     assert len(shipped) == 4 and {t.line.dash for t in shipped} == {"dot"}
     assert {t.line.dash for t in fig.data if "quick run" in t.name} == {"dash"}
     assert sum(t.showlegend for t in fig.data) == 6  # each line named once, not once per panel
