@@ -8,7 +8,6 @@ import streamlit as st
 
 from app_pages import common
 from mnist_core import charts, training
-from mnist_core.data import augment
 from mnist_core.models import presets, registry
 from mnist_core.training import experiments
 
@@ -221,23 +220,9 @@ def robustness(recorded: experiments.ExperimentResult | None, drawn: list[dict])
                         width="stretch", key="robust_chart")
     st.caption("Solid lines: the ~100k-weight pair, trained on untouched digits. The CNN holds up better under "
                "shifts, resizing and noise: its filters answer to a local stroke wherever it lies, and pooling "
-               "forgives a pixel or two. Rotation hurts both. " + shipped_caption(drawn))
+               "forgives a pixel or two. Rotation hurts both. " +
+               experiments.shipped_caption(drawn[-1]["rows"] if drawn else []))
 
-
-def shipped_caption(drawn: list[dict]) -> str:
-    """What the dotted lines (the shipped models) show, from the newest result drawn and the cards."""
-    rows = drawn[-1]["rows"] if drawn else []
-    shipped = sorted({r["model"] for r in rows if r["which"] == "shipped"})
-    if not shipped:
-        return ""
-    kinds = {k for kind in shipped for k in registry.read_card(kind).get("hyperparameters", {}).get("augment", [])}
-    text = (f"The dotted lines are the shipped models, trained with augmentation ({augment.describe(kinds)}): "
-            "data taught them what the architecture does not assume. ")
-    shortfalls = experiments.shipped_shortfalls(rows)
-    if not shortfalls:
-        return text + "Under every change here each reads at least as well as its plain pair (within a point)."
-    return text + "Where a dotted line falls below its solid one, it met a change its training never showed it: " + \
-        "; ".join(f"the shipped {kind.upper()} under {' and '.join(names)}" for kind, names in shortfalls.items()) + "."
 
 
 INTROS = {

@@ -279,6 +279,25 @@ def shipped_shortfalls(rows: list[dict]) -> dict[str, list[str]]:
     return shortfalls
 
 
+def shipped_caption(rows: list[dict]) -> str:
+    """What the Robustness chart's dotted lines (the shipped models) show, from the rows and the
+    models' cards: the augmentation they were trained with, and where one falls short of its pair."""
+    from mnist_core.data import augment
+    from mnist_core.models import registry
+
+    shipped = sorted({r["model"] for r in rows if r["which"] == "shipped"})
+    if not shipped:
+        return ""
+    kinds = {k for kind in shipped for k in registry.read_card(kind).get("hyperparameters", {}).get("augment", [])}
+    text = (f"The dotted lines are the shipped models, trained with augmentation ({augment.describe(kinds)}): "
+            "data taught them what the architecture does not assume. ")
+    shortfalls = shipped_shortfalls(rows)
+    if not shortfalls:
+        return text + "Under every change here each reads at least as well as its plain pair (within a point)."
+    return text + "Where a dotted line falls below its solid one, it met a change its training never showed it: " + \
+        "; ".join(f"the shipped {kind.upper()} under {' and '.join(names)}" for kind, names in shortfalls.items()) + "."
+
+
 def summary(result: ExperimentResult) -> list[str]:
     """The result's figures as short lines (the CLI prints them; docs/experiments.md quotes them)."""
     rows, pct = result.rows, (lambda a: f"{100 * a:.1f}%")
