@@ -224,7 +224,6 @@ def robustness(recorded: experiments.ExperimentResult | None, drawn: list[dict])
                experiments.shipped_caption(drawn[-1]["rows"] if drawn else []))
 
 
-
 INTROS = {
     "shuffled_pixels": ("**Shuffle the pixels of every digit the same way.** Nothing is lost: the same shuffle for "
                         "every image is a relabelling of the 784 inputs, and undoing it gives the digits back."),

@@ -9,7 +9,8 @@ them, as the pen's digits do. Both are written as model files, so the held-out m
 them: `benchmarks/handwriting_accuracy.py --models OUT/control OUT/fonts`.
 
 Usage: python benchmarks/font_training_trial.py --model cnn [--epochs 3] [--per-digit 150] [--out DIR]
-The fonts are Debian packages; a missing one is named with the command that installs it.
+The fonts are Debian packages; a missing one is named with the command that installs it
+(handwriting.check_fonts).
 """
 
 import argparse
@@ -17,7 +18,6 @@ import math
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -45,18 +45,12 @@ BATCH = 128
 
 
 def font_training_digits(per_digit: int) -> handwriting.DigitSet:
-    missing = [f for f in TRAINING_FONTS if not Path(f.path).is_file()]
-    if missing:
-        sys.exit(f"Training fonts missing: `sudo apt-get install {' '.join(sorted({f.package for f in missing}))}`")
-    with ProcessPoolExecutor(2) as pool:  # one font per job, a seed of its own
-        sets = list(pool.map(_one_font, [(i, font, per_digit) for i, font in enumerate(TRAINING_FONTS)]))
+    """Every training font's digits, `per_digit` times each at random pens, sizes, places and slants,
+    each font with a seed of its own (none of them the held-out measure's)."""
+    sets = [handwriting.font_digits(seed=100 + i, per_digit=per_digit, fonts=(font,))
+            for i, font in enumerate(TRAINING_FONTS)]
     return handwriting.DigitSet(*(np.concatenate([getattr(s, f) for s in sets])
                                   for f in ("images", "labels", "source", "pen")))
-
-
-def _one_font(args):
-    i, font, per_digit = args
-    return handwriting.font_digits(seed=100 + i, per_digit=per_digit, fonts=(font,))
 
 
 def train_on(model, x, y, drawn, kinds, epochs: int, learning_rate: float, seed: int, loss: str):
@@ -113,7 +107,10 @@ def main():
     y_train = y_train[: args.train_size].astype(np.int64)
 
     started = time.perf_counter()
-    fonts = font_training_digits(args.per_digit)
+    try:
+        fonts = font_training_digits(args.per_digit)
+    except handwriting.FontMissingError as exc:
+        sys.exit(str(exc))
     print(f"{len(fonts.labels):,} font digits ({len(TRAINING_FONTS)} fonts × 10 × {args.per_digit}) drawn "
           f"in {time.perf_counter() - started:.0f} s", flush=True)
 

@@ -68,18 +68,20 @@ FONTS = (
 PACKAGES = tuple(sorted({f.package for f in FONTS}))
 
 
-def missing_fonts() -> list[Font]:
-    return [f for f in FONTS if not Path(f.path).is_file()]
+def missing_fonts(fonts=None) -> list[Font]:
+    """Those of `fonts` (default: the held-out FONTS) that are not installed."""
+    return [f for f in (FONTS if fonts is None else fonts) if not Path(f.path).is_file()]
 
 
-def check_fonts() -> None:
-    """FontMissingError naming the command that installs what is missing."""
-    missing = missing_fonts()
+def check_fonts(fonts=None) -> None:
+    """FontMissingError naming the command that installs what is missing of `fonts` (default FONTS)."""
+    missing = missing_fonts(fonts)
     if missing:
         packages = " ".join(sorted({f.package for f in missing}))
         names = ", ".join(f.name for f in missing)
+        make = " (or `make fonts`)" if set(missing) <= set(FONTS) else ""
         raise FontMissingError(f"Handwriting fonts missing ({names}). Install them with "
-                               f"`sudo apt-get install {packages}` (or `make fonts`).")
+                               f"`sudo apt-get install {packages}`{make}.")
 
 
 # --- handwriting fonts ------------------------------------------------------------------------
@@ -87,8 +89,7 @@ def check_fonts() -> None:
 @lru_cache(maxsize=256)
 def glyph(font: Font, digit: int) -> np.ndarray:
     """`digit` set in `font`, cropped: (H, W) float32 ink in [0, 1], about 200 px tall."""
-    if not Path(font.path).is_file():
-        check_fonts()
+    check_fonts((font,))
     face = ImageFont.truetype(font.path, 200)
     image = Image.new("L", (400, 400), 0)
     ImageDraw.Draw(image).text((100, 50), str(digit), font=face, fill=255)
@@ -136,7 +137,7 @@ def font_digits(seed: int = 0, per_digit: int = 12, fonts=FONTS, pens=PEN_WIDTHS
                 canvas: int = CANVAS) -> DigitSet:
     """Every digit in every font, `per_digit` times at random pens, sizes, places and slants
     (turned up to ±10°), deterministic by `seed`."""
-    check_fonts()
+    check_fonts(fonts)
     rng = np.random.default_rng(seed)
     images, labels, source, pen_used = [], [], [], []
     for font in fonts:
