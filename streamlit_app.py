@@ -57,6 +57,7 @@ def demo_pages() -> list:
         st.Page("app_pages/confusion.py", title="Confusion matrix", icon=":material/grid_on:"),
         st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:"),
         st.Page("app_pages/inside.py", title="Inside the models", icon=":material/neurology:"),
+        st.Page("app_pages/space.py", title="Learned space", icon=":material/scatter_plot:"),
         st.Page("app_pages/experiments.py", title="Experiments", icon=":material/science:"),
     ]
 
@@ -71,7 +72,7 @@ def closed_pages() -> list:
     (which points the audience to /join) at every address. In a browser the audience never gets
     here: audience/server.py's gate sends every page address without the presenter's cookie to
     the phones' /join page; this is the second lock, for a websocket opened by hand."""
-    paths = ["home", "dataset", "train", "confusion", "draw", "inside", "experiments", "join"]
+    paths = ["home", "dataset", "train", "confusion", "draw", "inside", "space", "experiments", "join"]
     return [talk_page("talk", default=True)] + [talk_page(path) for path in paths]
 
 

@@ -11,6 +11,7 @@ import streamlit as st
 from app_pages.projector import projector_on
 from mnist_core import charts
 from mnist_core.analysis import evaluation
+from mnist_core.analysis.learned_space import MapFileError, Space
 from mnist_core.analysis.measured import MeasuredModel, measured_model
 from mnist_core.data import MnistUnavailableError, load_mnist_dataset
 from mnist_core.models import registry
@@ -177,6 +178,15 @@ def _measure(name: str, measure: str, spinner: str):
         return getattr(model, measure)
 
 
+def space_of(name: str) -> Space | None:
+    """The model's map of the learned space, or None after saying which command draws it."""
+    try:
+        return _measure(name, "space", "Reading the map …")
+    except MapFileError as exc:
+        st.info(str(exc), icon=":material/scatter_plot:")
+        return None
+
+
 def model_hash(name: str) -> str | None:
     """The model file's content hash (what its cached results are keyed by), or None after showing
     the error when the model is missing or unreadable."""
@@ -215,11 +225,24 @@ INSIDE_REQUEST_KEY = "inside_request"  # what the Inside the models page should 
 LAST_DRAWING_KEY = "last_drawing"  # the Draw page's latest 28×28 input, kept for Inside the models
 
 
+SPACE_PAGE = "app_pages/space.py"
+SPACE_REQUEST_KEY = "space_request"  # the same, for the Learned space page
+
+
 def open_inside(index: int | None = None, models: dict[str, str] | None = None) -> None:
     """Switch to Inside the models showing test image `index`, or the last drawing (index None),
     with the `models` ("ann"/"cnn" → name) the person was looking at. Passed as a request the page
     reads once, not as its widgets' state: Streamlit drops the state of widgets that were not drawn
     on the page that just ran."""
+    _open(INSIDE_PAGE, INSIDE_REQUEST_KEY, index, models)
+
+
+def open_space(index: int | None = None, models: dict[str, str] | None = None) -> None:
+    """Switch to the Learned space placing test image `index`, or the last drawing (index None)."""
+    _open(SPACE_PAGE, SPACE_REQUEST_KEY, index, models)
+
+
+def _open(page: str, request_key: str, index: int | None, models: dict[str, str] | None) -> None:
     request = {"drawing": True} if index is None else {"index": int(index)}
-    st.session_state[INSIDE_REQUEST_KEY] = {**request, "models": dict(models or {})}
-    st.switch_page(INSIDE_PAGE)
+    st.session_state[request_key] = {**request, "models": dict(models or {})}
+    st.switch_page(page)

@@ -45,14 +45,17 @@ def gallery(indices: np.ndarray, result: evaluation.Evaluation, others: dict | N
 
 
 def look_inside(indices: np.ndarray, key: str, limit: int = 30) -> None:
-    """Pick one of the images shown and open it in Inside the models."""
+    """Pick one of the images shown and open it in Inside the models or the Learned space."""
     if len(indices) == 0:
         return
-    row = st.columns([1, 1, 4], vertical_alignment="bottom")
+    row = st.columns([1, 1, 1, 3], vertical_alignment="bottom")
     index = row[0].selectbox("Test image", [int(i) for i in indices[:limit]], key=f"inside_pick_{key}",
                              format_func=lambda i: f"#{i}")
     if row[1].button("Look inside the models", icon=":material/neurology:", key=f"inside_open_{key}"):
         common.open_inside(index, chosen)
+    if row[2].button("Where it lands", icon=":material/scatter_plot:", key=f"space_open_{key}",
+                     help="This digit in each network's learned space, among 3,000 test digits."):
+        common.open_space(index, chosen)
 
 
 def matrix_panel(kind: str, result: evaluation.Evaluation) -> None:

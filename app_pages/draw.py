@@ -135,10 +135,16 @@ with right:
     elif judged.heavy_strokes:
         st.info(preprocess.HEAVY_MESSAGE, icon=":material/line_weight:")
     if image is not None and probabilities:
-        if st.button("Look inside the models", key="draw_look_inside", icon=":material/neurology:",
-                     help="Why each model answers as it does on this drawing: where it looks, its units and "
-                          "filters, and what happens when the drawing is pushed around."):
+        buttons = st.columns(2)
+        if buttons[0].button("Look inside the models", key="draw_look_inside", icon=":material/neurology:",
+                             help="Why each model answers as it does on this drawing: where it looks, its units "
+                                  "and filters, and what happens when the drawing is pushed around.",
+                             width="stretch"):
             common.open_inside(models=chosen)
+        if buttons[1].button("Where it lands", key="draw_open_space", icon=":material/scatter_plot:",
+                             help="Your drawing in each network's learned space, among 3,000 test digits, "
+                                  "with the ones each network thinks it is most like.", width="stretch"):
+            common.open_space(models=chosen)
 
 if image is not None:
     st.subheader("What the models see")

@@ -6,7 +6,7 @@ import html
 import streamlit as st
 
 from app_pages import common, talk_roles
-from app_pages.talk_parts import lesson, wall
+from app_pages.talk_parts import lesson, room_map, wall
 from mnist_core import charts
 from mnist_core.talk import presenter
 from mnist_core.talk.crowd import CrowdStoreError
@@ -207,6 +207,8 @@ def talk_page() -> None:
     st.divider()
     scoreboard()
 
+    st.divider()
+    room_map.room_in_map(store, talk_id, live)
     st.divider()
     wall.every_digit(store, kinds, talk_id, live)
 

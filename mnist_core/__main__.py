@@ -1,4 +1,4 @@
-"""python -m mnist_core fetch | train | evaluate | list | experiment | record | canvas | crowd"""
+"""python -m mnist_core fetch | train | evaluate | list | experiment | record | map | canvas | crowd"""
 
 from __future__ import annotations
 
@@ -155,6 +155,27 @@ def _record(args) -> int:
     return 0
 
 
+def _map(args) -> int:
+    from mnist_core.analysis import learned_space
+    from mnist_core.data.mnist import MnistUnavailableError, load_mnist
+    from mnist_core.models import registry
+    from mnist_core.models.inference import load_classifier
+    from mnist_core.training import projection
+
+    try:
+        _, (x_test, y_test) = load_mnist()
+        for name in args.names or list(registry.SHIPPED):
+            model_map = projection.draw_map(load_classifier(name), x_test, y_test, seed=args.seed)
+            path = learned_space.write_map(model_map)
+            print(f"{name}: {len(model_map.indices):,} test digits in {model_map.seconds:.1f} s; in 2-D, "
+                  f"{model_map.neighbour_accuracy:.1%} share their 10 nearest neighbours' digit, silhouette "
+                  f"{model_map.silhouette:.3f} → {path}", flush=True)
+    except (registry.ModelLoadError, MnistUnavailableError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _canvas(args) -> int:
     from mnist_core.analysis import canvas_reading
     from mnist_core.data import MnistUnavailableError, load_mnist_dataset
@@ -271,6 +292,10 @@ def main(argv=None) -> int:
     record.add_argument("--all", action="store_true", help="every shipped model and seed preset")
     record.add_argument("--out", type=Path, help="folder (default: MNIST_REPLAYS_DIR, else trained_models/replays)")
     record.set_defaults(func=_record)
+    space = sub.add_parser("map", help="draw saved models' maps of the learned space (the Learned space page)")
+    space.add_argument("names", nargs="*", help="saved models (default: the shipped ann and cnn)")
+    space.add_argument("--seed", type=int, default=0)
+    space.set_defaults(func=_map)
     canvas = sub.add_parser("canvas", help="measure the shipped models on canvas-redrawn test digits (the Draw page's figures)")
     canvas.add_argument("--digits", type=int, default=2000)
     canvas.set_defaults(func=_canvas)

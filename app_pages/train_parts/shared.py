@@ -1,12 +1,13 @@
 """What every mode of the Train page shows: the drawing and augmentation settings, the start and
-stop buttons, the curves, the epoch strip with its slider, each network's confusion matrix and
-first layer at that epoch, and the progress bar."""
+stop buttons, the curves, the epoch strip with its slider, each network's confusion matrix, first
+layer and map of the learned space at that epoch, and the progress bar."""
 
 import numpy as np
 import streamlit as st
 
 from app_pages import common
 from mnist_core import charts, training
+from mnist_core.analysis import learned_space
 from mnist_core.data import augment
 from mnist_core.models import writeups
 from mnist_core.training import epoch_snapshots, tracks
@@ -162,6 +163,42 @@ def show_epochs(shown: list[Track], name: str, strip_, drawing_image=None) -> No
     columns = st.columns(2)  # one network: its matrix beside its first layer; two: a column each
     for n, t in enumerate(shown):
         show_scrubbed(t, epoch, name, (columns[n], columns[n]) if len(shown) > 1 else columns)
+    show_maps(shown, epoch, name)
+
+
+@st.cache_resource(show_spinner=False)
+def epoch_map_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The epoch maps' test digits (learned_space.epoch_sample) and their labels."""
+    ds = common.dataset()
+    indices = learned_space.epoch_sample(ds.y_test)
+    return indices, ds.y_test[indices]
+
+
+@st.cache_resource(max_entries=256, show_spinner=False)
+def epoch_map_figure(key: tuple, _t: Track, epoch: int):
+    """One network's map at `epoch`, on axes that hold every map of its run: the points move, not the axes."""
+    maps = [s for s in _t.snapshots if s.map_points is not None]
+    shot = epoch_snapshots.at_map(maps, epoch)
+    indices, labels = epoch_map_digits()
+    fig = charts.learned_space_map(shot.map_points, labels, indices, height=440,
+                                   ranges=charts.map_ranges([s.map_points for s in maps]))
+    return charts.projector_figure(fig) if common.projector_on() else fig
+
+
+def show_maps(shown: list[Track], epoch: int, name: str) -> None:
+    """Each network's map of the learned space at the slider's epoch: where it puts 1,000 test digits."""
+    st.markdown("**The learned space**: where each network puts 1,000 test digits (its last hidden layer, "
+                "t-SNE), each epoch's map started from the last's, so the digits move as it learns")
+    columns = st.columns(len(shown))
+    for column, t in zip(columns, shown):
+        shot = epoch_snapshots.at_map([s for s in t.snapshots if s.map_points is not None], epoch)
+        if shot is None:
+            column.caption(f"{t.label}: no map yet. A map is taken when an epoch ends, while every snapshot "
+                           "together stays within 5% of the training time, so quick epochs get fewer maps.")
+            continue
+        column.markdown(f"{t.label} · map from epoch {shot.epoch}")
+        column.plotly_chart(epoch_map_figure((t.key, shot.epoch, len(t.snapshots), common.projector_on()), t, shot.epoch),
+                            width="stretch", key=f"{name}_map_{t.key}", config={"displayModeBar": False})
 
 
 def show_scrubbed(t: Track, epoch: int, name: str, places) -> None:

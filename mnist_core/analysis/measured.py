@@ -2,8 +2,8 @@
 
 `measured_model(name, dataset)` reads the model file once per version (the NumPy classifier and
 its card, keyed by the file's hash) and measures, once each and only when asked: its probabilities
-on the 10,000 test images (also cached on disk, `evaluation`), its scores, and its calibration with
-the *unsure* rule that every verdict uses. A page or an audience worker asks once and reads
+on the 10,000 test images (also cached on disk, `evaluation`), its scores, its calibration with
+the *unsure* rule that every verdict uses, and its map of the learned space. A page or an audience worker asks once and reads
 attributes; this module goes down to the registry, the reader and the measures, never back up.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_core.analysis import calibration, evaluation, verdict
+from mnist_core.analysis import calibration, evaluation, learned_space, verdict
 from mnist_core.data.mnist import MnistDataset
 from mnist_core.models import registry
 from mnist_core.models.inference import Classifier, load_classifier
@@ -52,6 +52,12 @@ class MeasuredModel:
         probabilities = self.test_probabilities
         with self._lock:
             return calibration.calibrate(self.classifier, probabilities, self.dataset.y_test)
+
+    @functools.cached_property
+    def space(self) -> learned_space.Space:
+        """Its map of the learned space, with the hidden features that placing a digit needs.
+        MapFileError (naming the command that draws it) when there is no map of this file version."""
+        return learned_space.load_space(self.classifier, self.dataset.x_test, self.directory)
 
     @property
     def judge(self) -> verdict.Judge:

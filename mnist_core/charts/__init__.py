@@ -33,6 +33,7 @@ from mnist_core.charts.inside import (
                                      symmetric_limit,
                                      tile_gap,
 )
+from mnist_core.charts.space import DIGIT_COLORS, learned_space_map, map_ranges
 from mnist_core.charts.style import (
                                      DIGITS,
                                      EXTRA_COLORS,
@@ -61,4 +62,4 @@ __all__ = ["DIGITS", "EXTRA_COLORS", "KIND_COLORS", "PERFECT_INK", "PROJECTOR_EX
            "non_digit_answers", "per_class_bars", "reliability_diagram", "unsure_catches", "DIVERGING",
            "OVERLAY", "PAPER_INK", "TILES_WIDTH", "attribution_maps", "clickable_map", "digit_with_box",
            "diverging_grid", "evidence_flow", "feature_map_grid", "sweep_lines", "symmetric_limit", "tile_gap",
-           "FRESH_STYLE", "fair_fight_curves", "few_examples_chart", "robustness_grid", "shuffled_pixels_bars"]
+           "DIGIT_COLORS", "learned_space_map", "map_ranges", "FRESH_STYLE", "fair_fight_curves", "few_examples_chart", "robustness_grid", "shuffled_pixels_bars"]

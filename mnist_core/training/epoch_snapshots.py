@@ -3,8 +3,8 @@ on a strip of 20 fixed test digits (and the Draw page's last drawing), its confu
 test images and its first-layer weights. The Train page scrubs through them; replays ship them.
 
 Memory bound: a snapshot keeps the strip's answers, a 10×10 matrix and at most ANN_UNITS_KEPT
-first-layer units (784 weights each) or MAX_FILTERS_KEPT small filters, as float16: at most
-SNAPSHOT_BYTES (≈ 26 KB), so a run of MAX_EPOCHS epochs keeps at most ≈ 5 MB. Whole models per
+first-layer units (784 weights each) or MAX_FILTERS_KEPT small filters and 1,000 map points, as
+float16: at most SNAPSHOT_BYTES (≈ 30 KB), so a run of MAX_EPOCHS epochs keeps at most ≈ 6 MB. Whole models per
 epoch are not kept: seed000-ann's first layer alone is 1.1 MB, the shipped CNN 2 MB in all.
 """
 
@@ -23,7 +23,8 @@ STRIP_INDICES = STRIP_EASY + STRIP_HARD
 MNIST_TEST_IMAGES = 10_000
 ANN_UNITS_KEPT = 16  # the same 16 units every epoch: watch them turn from noise into templates
 MAX_FILTERS_KEPT = 64  # every first-layer filter of every preset (3×3 or 5×5)
-SNAPSHOT_BYTES = ANN_UNITS_KEPT * 784 * 2 + 100 * 4 + 21 * 3 + 64
+MAP_POINTS = 1000  # learned_space.epoch_sample
+SNAPSHOT_BYTES = ANN_UNITS_KEPT * 784 * 2 + 100 * 4 + 21 * 3 + 64 + MAP_POINTS * 2 * 2
 
 
 def strip_digits(x_test: np.ndarray, y_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -68,6 +69,7 @@ class EpochSnapshot:
     confusion: np.ndarray  # (10, 10) int32 on scored_test_images: rows actual, columns predicted
     first_layer: np.ndarray  # float16 (k, h, w), first_layer_images
     seconds: float  # what taking it cost the run
+    map_points: np.ndarray | None = None  # (1000, 2) float16: the learned space (learned_space.epoch_sample), when taken
 
     @property
     def test_images(self) -> int:
@@ -79,24 +81,30 @@ class EpochSnapshot:
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.answers, self.confidence, self.confusion, self.first_layer))
+        arrays = (self.answers, self.confidence, self.confusion, self.first_layer, self.map_points)
+        return sum(a.nbytes for a in arrays if a is not None)
 
 
 def take_snapshot(epoch: int, strip_probabilities: np.ndarray, test_predictions: np.ndarray, y_test: np.ndarray,
-                  first_kernel: np.ndarray, seconds: float) -> EpochSnapshot:
+                  first_kernel: np.ndarray, seconds: float, map_points: np.ndarray | None = None) -> EpochSnapshot:
     from mnist_core.analysis.evaluation import confusion_matrix
 
     probabilities = np.asarray(strip_probabilities, np.float32)
     answers = probabilities.argmax(axis=1)
     return EpochSnapshot(epoch, answers.astype(np.int8), probabilities.max(axis=1).astype(np.float16),
                          confusion_matrix(y_test, test_predictions).astype(np.int32),
-                         first_layer_images(first_kernel), float(seconds))
+                         first_layer_images(first_kernel), float(seconds), map_points)
 
 
 def at_epoch(snapshots, epoch: int) -> EpochSnapshot | None:
     """The snapshot of `epoch`, or the last one before it (a stopped epoch takes none)."""
     before = [s for s in snapshots if s.epoch <= epoch]
     return before[-1] if before else None
+
+
+def at_map(snapshots, epoch: int) -> EpochSnapshot | None:
+    """The last snapshot at or before `epoch` that has a map (maps are taken within a time budget)."""
+    return at_epoch([s for s in snapshots if s.map_points is not None], epoch)
 
 
 def share_of_training(snapshots, records) -> float:

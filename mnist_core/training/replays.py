@@ -85,6 +85,10 @@ def save_recording(recording: Recording, path: Path) -> Path:
     meta["snapshot_seconds"] = [s.seconds for s in recording.snapshots]
     arrays = {key: np.stack([getattr(s, key) for s in recording.snapshots]) for key in _SNAPSHOT_ARRAYS} \
         if recording.snapshots else {}
+    mapped = [s for s in recording.snapshots if s.map_points is not None]  # maps are taken within a budget
+    meta["map_epochs"] = [s.epoch for s in mapped]
+    if mapped:
+        arrays["map_points"] = np.stack([s.map_points for s in mapped])
     registry.atomic_write(path, lambda tmp: np.savez_compressed(tmp, meta=np.array(json.dumps(meta)), **arrays))
     return path
 
@@ -101,7 +105,10 @@ def load_recording(path: Path) -> Recording:
             epochs = meta.pop("snapshot_epochs")
             seconds = meta.pop("snapshot_seconds")
             arrays = {key: stored[key] for key in _SNAPSHOT_ARRAYS} if epochs else {}
-        snapshots = tuple(EpochSnapshot(int(epoch), *(arrays[key][i] for key in _SNAPSHOT_ARRAYS), float(cost))
+            map_epochs = meta.pop("map_epochs", [])  # recordings made before the maps have none
+            maps = dict(zip(map_epochs, stored["map_points"], strict=True)) if map_epochs else {}
+        snapshots = tuple(EpochSnapshot(int(epoch), *(arrays[key][i] for key in _SNAPSHOT_ARRAYS), float(cost),
+                                        maps.get(epoch))
                           for i, (epoch, cost) in enumerate(zip(epochs, seconds, strict=True)))
         records = tuple(EpochRecord(**r) for r in meta.pop("records"))
         meta["strip_labels"] = tuple(meta["strip_labels"])

@@ -9,7 +9,8 @@ worker sends, as pickled tuples:
 
     ("status", text)            what it is doing before the first batch (loading TensorFlow, …)
     ("batch", BatchProgress)    at most every PROGRESS_INTERVAL s, and the last batch of an epoch
-    ("snapshot", EpochSnapshot) when an epoch ends: strip answers, confusion matrix, first layer
+    ("snapshot", EpochSnapshot) when an epoch ends: strip answers, confusion matrix, first layer,
+                                the map of the learned space within the time budget
     ("epoch", EpochRecord)      right after its snapshot
     ("state", "evaluating")     scoring the test images
     ("progress", ExperimentProgress)  an experiment's progress, at most every PROGRESS_INTERVAL s
@@ -36,7 +37,8 @@ import numpy as np
 
 from mnist_core.data import augment
 from mnist_core.models import networks, presets
-from mnist_core.training import epoch_snapshots
+from mnist_core.analysis import learned_space
+from mnist_core.training import epoch_snapshots, projection
 from mnist_core.training.experiments import ExperimentJob
 from mnist_core.training.jobs import BatchProgress, EpochRecord, Outcome, TrainingJob
 
@@ -158,6 +160,11 @@ class KerasRun:
         strip = strip.astype("float32") / 255.0
         self.strip = strip if job.drawing is None else np.concatenate([strip, job.drawing[None].astype("float32")])
         self.records: list[EpochRecord] = []
+        self.snapshot_seconds = 0.0
+        # The learned space each epoch, on MNIST's full test set only (the sample is drawn from it).
+        self.map_images = (self.test_images[learned_space.epoch_sample(self.y_test)]
+                           if len(self.x_test) == epoch_snapshots.MNIST_TEST_IMAGES else None)
+        self.epoch_maps = projection.EpochMaps(job.config.seed)
         self.failure: str | None = None
         self.model = None
 
@@ -246,14 +253,33 @@ class KerasRun:
         """Accuracy on the 10,000 test images."""
         return float(np.mean(self.probabilities(self.test_images).argmax(axis=1) == self.y_test))
 
-    def snapshot(self, epoch: int) -> epoch_snapshots.EpochSnapshot:
+    def hidden_features(self, images: np.ndarray) -> np.ndarray:
+        """The last hidden layer (the final dense layer's input), as learned_space reads it from a file."""
+        layers = self.model.layers
+        last = max(i for i, layer in enumerate(layers) if type(layer).__name__ == "Dense")
+        parts = []
+        for start in range(0, len(images), FORWARD_CHUNK):
+            x = images[start:start + FORWARD_CHUNK]
+            for layer in layers[:last]:
+                x = layer(x, training=False)
+            parts.append(np.asarray(x).reshape(len(x), -1))
+        return np.concatenate(parts)
+
+    def snapshot(self, epoch: int, epoch_seconds: float) -> epoch_snapshots.EpochSnapshot:
         """What the model knows now (epoch_snapshots), timed: its cost is part of the run's."""
         started = time.perf_counter()
         strip_probabilities = self.probabilities(self.strip)
         predictions = self.probabilities(self.scored_images).argmax(axis=1)
         kernel = next(layer.kernel for layer in self.model.layers if getattr(layer, "kernel", None) is not None)
+        training_seconds = sum(r.seconds for r in self.records) + epoch_seconds
+        map_points = None
+        if self.map_images is not None and self.epoch_maps.affordable(
+                training_seconds, self.snapshot_seconds + time.perf_counter() - started):
+            map_points = self.epoch_maps.take(lambda: self.hidden_features(self.map_images))
+        seconds = time.perf_counter() - started
+        self.snapshot_seconds += seconds
         return epoch_snapshots.take_snapshot(epoch, strip_probabilities, predictions, self.y_test[self.scored],
-                                             np.asarray(kernel), time.perf_counter() - started)
+                                             np.asarray(kernel), seconds, map_points)
 
 
 def _recording_callback(run: KerasRun, steps: int, n_fit: int, val_ds):
@@ -303,7 +329,7 @@ def _recording_callback(run: KerasRun, steps: int, n_fit: int, val_ds):
                 val = self.model.evaluate(val_ds, verbose=0, return_dict=True)
                 val_loss, val_accuracy = float(val["loss"]), float(val["accuracy"])
             if not stopping:  # Stop should not wait for the test images to be scored
-                run.reporter.send("snapshot", run.snapshot(epoch + 1))
+                run.reporter.send("snapshot", run.snapshot(epoch + 1, seconds))
             samples = min(self.batch_seen * run.config.batch_size, n_fit)
             record = EpochRecord(epoch + 1, float(logs.get("loss", math.nan)), float(logs.get("accuracy", math.nan)),
                                  val_loss, val_accuracy, seconds, samples / seconds if seconds > 0 else 0.0,

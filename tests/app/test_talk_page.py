@@ -3,6 +3,7 @@ the scoreboard, New talk and the exports. The room is real: MNIST test digits ju
 shipped models, stored in a CrowdStore of the test's own."""
 
 import io
+import json
 import zipfile
 from pathlib import Path
 
@@ -166,7 +167,19 @@ def test_the_wall_counts_and_shows_the_rooms_digits_and_an_empty_talk_says_what_
     assert not any("Digits arrive faster" in c.value for c in at.caption)
     newest = store.latest(store.current_talk(), 1)[0]
     assert hide_buttons(at)[0] == f"hide-{newest.id}"
-    assert len(at.get("plotly_chart")) == 2  # one room confusion matrix per model
+    charts = [chart.key for chart in at.get("plotly_chart")]  # a room confusion matrix per model, the room's map
+    assert charts == ["room-confusion-ann", "room-confusion-cnn", "talk-room-map"]
+
+
+def test_the_rooms_digits_land_in_the_cnns_map_and_the_fooled_ones_are_marked(sqlite_store, mnist):
+    labels, predictions = fill(sqlite_store, mnist, range(20), wrong_labels={2, 5, 11})
+    at = open_talk()
+    spec = json.loads(next(c for c in at.get("plotly_chart") if c.key == "talk-room-map").proto.spec)
+    traces = {trace.get("name"): trace for trace in spec["data"]}
+    assert len(traces["placed"]["text"]) == 20
+    fooled = int((predictions["cnn"] != labels).sum())
+    assert fooled >= 3 and len(traces["fooled"]["x"]) == fooled
+    assert any(f"the {fooled} that fooled the CNN" in c.value for c in at.caption)
 
 
 def test_the_scoreboard_shows_each_models_accuracy_count_and_interval(store, mnist):

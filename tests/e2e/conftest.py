@@ -47,6 +47,7 @@ def serving(tmp_path_factory, log_path: Path, env_extra: dict, command: list[str
     for name in ("ann", "cnn"):
         for suffix in (".keras", ".json"):
             (models_dir / f"{name}{suffix}").write_bytes((ROOT / "trained_models" / f"{name}{suffix}").read_bytes())
+    shutil.copytree(ROOT / "trained_models" / "maps", models_dir / "maps")  # the learned space's
     experiments_dir = models_dir / "experiments"  # the shipped results, and room for a quick run's
     shutil.copytree(ROOT / "trained_models" / "experiments", experiments_dir)
     env = dict(os.environ, MNIST_MODELS_DIR=str(models_dir), MNIST_EXPERIMENTS_DIR=str(experiments_dir), **env_extra)

@@ -12,6 +12,7 @@ pytestmark = pytest.mark.e2e
 
 PAGES = {"": "MNIST: ANN vs CNN, live", "dataset": "The MNIST dataset", "train": "Train a network live",
          "confusion": "Where the models err", "draw": "Draw a digit", "inside": "Inside the models",
+         "space": "The learned space",
          "experiments": "Experiments: what convolution assumes"}
 
 

@@ -55,7 +55,7 @@ def test_a_snapshot_is_within_its_stated_bound():
         1, np.full((21, 10), 0.1), np.zeros(1000, int), np.arange(1000) % 10,
         np.zeros((784, 512)), 0.01)
     assert shot.nbytes <= epoch_snapshots.SNAPSHOT_BYTES
-    assert training.MAX_EPOCHS * epoch_snapshots.SNAPSHOT_BYTES <= 5.5e6  # what the docstring promises a run
+    assert training.MAX_EPOCHS * epoch_snapshots.SNAPSHOT_BYTES <= 6.5e6  # what the docstring promises a run
     assert shot.test_images == 1000 and shot.test_accuracy == pytest.approx(0.1)
 
 
