@@ -81,6 +81,7 @@ bench: $(VENV)/.test-installed data chromium fonts postgres caddy
 	$(PY) benchmarks/experiment_times.py
 	$(PY) benchmarks/replay_timings.py
 	$(PY) benchmarks/page_timings.py
+	$(PY) benchmarks/learned_space_timings.py
 	$(PY) benchmarks/cold_start.py
 	$(PY) benchmarks/audience_load.py
 	$(PY) benchmarks/audience_load.py --sessions 10 --train

@@ -11,7 +11,7 @@ from mnist_core.analysis import explain
 from mnist_core.models.inference import load_classifier
 
 SOURCE_KEY, INDEX_KEY = "inside_source", "inside_index"
-DRAWING, TEST = "Your last drawing", "A test image"
+DRAWING, TEST = common.DRAWING_SOURCE, common.TEST_SOURCE
 UNITS_SHOWN = 8
 MAPS_SHOWN = 16  # per conv block, unless all are asked for
 SWEEP_LABELS = {"shift_x": "Shift left / right", "shift_y": "Shift up / down", "rotate": "Rotate",
@@ -40,9 +40,6 @@ ds = common.dataset()
 kinds = common.selected_kinds()
 state = st.session_state
 request = state.pop(common.INSIDE_REQUEST_KEY, None) or {}  # from the Draw and Confusion pages' buttons
-for key in [SOURCE_KEY, INDEX_KEY]:  # widgets forget their value once another page ran
-    if key not in state and f"kept-{key}" in state:
-        state[key] = state[f"kept-{key}"]
 chosen = common.pick_models(kinds, "inside_model", wanted=request.get("models"), remember=True)
 classifiers = {kind: common.classifier(name) for kind, name in chosen.items()}
 classifiers = {kind: c for kind, c in classifiers.items() if c is not None}
@@ -59,13 +56,7 @@ if "index" in st.query_params:  # /inside?index=123: a test image by address (a 
     del st.query_params["index"]
 drawing = state.get(common.LAST_DRAWING_KEY)
 sources = [DRAWING, TEST] if drawing is not None else [TEST]
-if "index" in request:
-    state[SOURCE_KEY], state[INDEX_KEY] = TEST, int(np.clip(request["index"], 0, len(ds.x_test) - 1))
-elif request.get("drawing") and drawing is not None:
-    state[SOURCE_KEY] = DRAWING
-if state.get(SOURCE_KEY) not in sources:
-    state[SOURCE_KEY] = sources[0]
-state.setdefault(INDEX_KEY, 0)
+common.follow_request(request, sources, SOURCE_KEY, INDEX_KEY, len(ds.x_test))
 
 pick = st.columns([2, 2, 3])
 source = pick[0].segmented_control("Digit", sources, key=SOURCE_KEY, help="Draw on the Draw page and press "

@@ -10,7 +10,7 @@ from mnist_core import charts
 from mnist_core.analysis import learned_space
 
 SOURCE_KEY, INDEX_KEY, MISTAKE_KEY = "space_source", "space_index", "space_mistake"
-DRAWING, TEST, MISTAKE = "Your last drawing", "A test image", "A mistake"
+DRAWING, TEST, MISTAKE = common.DRAWING_SOURCE, common.TEST_SOURCE, "A mistake"
 MISTAKES_LISTED = 200
 
 st.title("The learned space")
@@ -22,9 +22,6 @@ ds = common.dataset()
 kinds = common.selected_kinds()
 state = st.session_state
 request = state.pop(common.SPACE_REQUEST_KEY, None) or {}  # from the Draw and Confusion pages' buttons
-for key in (SOURCE_KEY, INDEX_KEY):  # widgets forget their value once another page ran
-    if key not in state and f"kept-{key}" in state:
-        state[key] = state[f"kept-{key}"]
 chosen = common.pick_models(kinds, "space_model", wanted=request.get("models"), remember=True)
 measured = {kind: common.measured(name) for kind, name in chosen.items()}
 measured = {kind: m for kind, m in measured.items() if m is not None}
@@ -52,13 +49,7 @@ def mistake_label(index: int) -> str:
 # ------------------------------------------------------------------ which digit
 drawing = state.get(common.LAST_DRAWING_KEY)
 sources = ([DRAWING] if drawing is not None else []) + [TEST, MISTAKE]
-if "index" in request:
-    state[SOURCE_KEY], state[INDEX_KEY] = TEST, int(np.clip(request["index"], 0, len(ds.x_test) - 1))
-elif request.get("drawing") and drawing is not None:
-    state[SOURCE_KEY] = DRAWING
-if state.get(SOURCE_KEY) not in sources:
-    state[SOURCE_KEY] = sources[0]
-state.setdefault(INDEX_KEY, 0)
+common.follow_request(request, sources, SOURCE_KEY, INDEX_KEY, len(ds.x_test))
 pick = st.columns([3, 3, 2])
 source = pick[0].segmented_control("Place in the maps", sources, key=SOURCE_KEY,
                                    help="Draw on the Draw page first to place your own digit.") or sources[0]
@@ -74,8 +65,7 @@ else:
                                   format_func=mistake_label, key=MISTAKE_KEY) or listed[0]
     image, truth = ds.x_test[index].astype(np.float32) / 255.0, int(ds.y_test[index])
     where = f"test image #{index}, a {truth}"
-for key in (SOURCE_KEY, INDEX_KEY):
-    state[f"kept-{key}"] = state.get(key)
+common.keep_picked(SOURCE_KEY, INDEX_KEY)
 if drawing is None:
     pick[2].caption("Draw a digit on the Draw page to place your own.")
 pick[2].image(charts.enlarge(image, 3), caption=where, width=84)

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import hashlib
+import io
 import json
 from pathlib import Path
 
 import numpy as np
 
-from mnist_core.models import registry
+from mnist_core.data.mnist import default_data_dir, write_atomic
+from mnist_core.models import inference, registry
 from mnist_core.models.inference import Classifier, _Affine
 
 MAP_PER_DIGIT = 300  # a shipped model's map: 3,000 test digits, balanced
@@ -59,17 +62,24 @@ def hidden_ops(classifier: Classifier) -> list:
 
 
 def hidden_features(classifier: Classifier, images) -> np.ndarray:
-    """(n, units) float32: each image's last hidden layer, in chunks of the classifier's size."""
+    """(n, units) float32: each image's last hidden layer, in chunks of the classifier's size (a
+    chunk per core from inference.PARALLEL_FROM images, as predict_proba does)."""
     x = np.asarray(images, np.float32)
     if x.ndim == 2:
         x = x[None]
-    ops, parts = hidden_ops(classifier), []
-    for start in range(0, len(x), classifier.chunk):
-        part = x[start:start + classifier.chunk]
+    ops = hidden_ops(classifier)
+
+    def forward(part):
         for op in ops:
             part = op(part)
-        parts.append(part.reshape(len(part), -1))
-    return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+        return part.reshape(len(part), -1)
+
+    chunks = [x[start:start + classifier.chunk] for start in range(0, len(x), classifier.chunk)]
+    if not chunks:
+        return np.zeros((0, 0), np.float32)
+    parts = list(inference._parallel_pool().map(forward, chunks)) if len(x) >= inference.PARALLEL_FROM \
+        else [forward(chunk) for chunk in chunks]
+    return np.concatenate(parts)
 
 
 def nearest(features: np.ndarray, sample_features: np.ndarray, k: int = NEIGHBOURS) -> tuple[np.ndarray, np.ndarray]:
@@ -229,9 +239,34 @@ class Space:
         return place(hidden_features(classifier, images), self.features, self.model_map.coords)
 
 
-def load_space(classifier: Classifier, x_test: np.ndarray, directory: Path | None = None) -> Space:
-    """The model's map (checked against its file) and its hidden features of the map's digits.
-    MapFileError when there is no current map."""
-    model_map = read_map(classifier.name, directory, registry.file_hash(classifier.name, directory))
-    images = np.asarray(x_test)[model_map.indices].astype(np.float32) / 255.0
-    return Space(model_map, hidden_features(classifier, images))
+def features_dir() -> Path:
+    """Where the maps' hidden features are cached: beside MNIST in the data cache."""
+    return default_data_dir() / "hidden"
+
+
+def load_space(classifier: Classifier, x_test: np.ndarray, directory: Path | None = None,
+               cache_dir: Path | None = None) -> Space:
+    """The model's map (checked against its file) and its hidden features of the map's digits, read
+    from the disk cache when this model file and these digits were read before (the CNN's 3,000
+    take ~1 s to compute on this machine, a fresh server's first Learned space page). MapFileError
+    when there is no current map."""
+    digest = registry.file_hash(classifier.name, directory)
+    model_map = read_map(classifier.name, directory, digest)
+    images = np.asarray(x_test)[model_map.indices]
+    key = hashlib.sha256(images.tobytes()).hexdigest()[:16]
+    path = (cache_dir or features_dir()) / f"{digest}-{key}.npy"
+    try:
+        features = np.load(path, allow_pickle=False)
+        if features.dtype == np.float32 and features.ndim == 2 and len(features) == len(images) \
+                and np.isfinite(features).all():
+            return Space(model_map, features)
+    except (OSError, ValueError, EOFError):  # not cached yet, or a damaged file: computed again
+        pass
+    features = hidden_features(classifier, images.astype(np.float32) / 255.0)
+    buffer = io.BytesIO()
+    np.save(buffer, features, allow_pickle=False)
+    try:
+        write_atomic(path, buffer.getvalue())
+    except OSError:  # a cache that cannot be written only costs the next server the features again
+        pass
+    return Space(model_map, features)

@@ -80,7 +80,7 @@ class EpochMaps:
         self.last_cost: float | None = None
 
     def affordable(self, training_seconds: float, snapshot_seconds: float) -> bool:
-        expected = self.last_cost if self.last_cost is not None else FIRST_MAP_SECONDS
+        expected = 1.25 * self.last_cost if self.last_cost is not None else FIRST_MAP_SECONDS  # maps vary
         return snapshot_seconds + expected <= SNAPSHOT_BUDGET * training_seconds
 
     def take(self, hidden_features: Callable[[], np.ndarray]) -> np.ndarray:

@@ -35,9 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_core.analysis import learned_space
 from mnist_core.data import augment
 from mnist_core.models import networks, presets
-from mnist_core.analysis import learned_space
 from mnist_core.training import epoch_snapshots, projection
 from mnist_core.training.experiments import ExperimentJob
 from mnist_core.training.jobs import BatchProgress, EpochRecord, Outcome, TrainingJob

@@ -85,3 +85,18 @@ def test_each_shipped_replay_is_the_run_that_made_the_model():
         recording = replays.load_recording(replays.replay_path(name, replays.SHIPPED_DIR))
         assert recording.test_accuracy == card["test_accuracy"] and len(recording.records) == card["epochs_run"], (
             f"the replay of {name} is not the run that made trained_models/{name}.keras: retrain with `train --record`")
+
+
+def test_readme_states_the_learned_space_scores_of_the_map_files():
+    """README's learned-space table is the shipped maps' recorded scores, and the maps are of the shipped files."""
+    from mnist_core.analysis import learned_space
+
+    shipped = registry.MODELS_DIR
+    maps = [learned_space.read_map(name, shipped, registry.file_hash(name, shipped)) for name in ("ann", "cnn")]
+    readme = (shipped.parent / "README.md").read_text(encoding="utf-8")
+    assert ("| digits whose 10 nearest in the map are mostly their own digit | "
+            + " | ".join(f"{m.neighbour_accuracy:.1%}" for m in maps) + " |") in readme
+    assert "| silhouette (1: tight clusters far apart) | " + " | ".join(f"{m.silhouette:.2f}" for m in maps) + " |" in readme
+    line = learned_space.separation_line({"ANN": maps[0], "CNN": maps[1]})
+    assert "By both scores the CNN separates the digits more cleanly." in line
+    assert "By both scores the CNN separates the digits more cleanly." in readme

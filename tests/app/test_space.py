@@ -101,3 +101,15 @@ def test_a_model_without_a_map_names_the_command(monkeypatch, tmp_path):
     at = open_page(PAGE, toggle="CNN")
     assert any("python -m mnist_core map cnn" in i.value for i in at.info)
     assert not at.exception
+
+
+def test_the_picked_digit_is_kept_across_pages():
+    at = open_page(PAGE)
+    at.number_input(key="space_index").set_value(42).run()
+    at.segmented_control(key="space_source").set_value("A mistake").run()
+    at.switch_page("app_pages/home.py").run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    assert at.segmented_control(key="space_source").value == "A mistake"
+    at.segmented_control(key="space_source").set_value("A test image").run()
+    assert at.number_input(key="space_index").value == 42 and not at.exception

@@ -134,3 +134,15 @@ def test_the_serving_side_imports_neither_tensorflow_nor_the_projection_library(
             "print(sorted(m for m in ('tensorflow', 'keras', 'openTSNE', 'umap', 'sklearn') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_hidden_features_are_cached_per_model_file_and_a_damaged_cache_is_recomputed(tmp_path, test_set):
+    x, _ = test_set
+    classifier = load_classifier("ann")
+    first = learned_space.load_space(classifier, x, cache_dir=tmp_path)
+    cached = list(tmp_path.glob("*.npy"))
+    assert len(cached) == 1 and cached[0].name.startswith(registry.file_hash("ann"))
+    assert np.array_equal(learned_space.load_space(classifier, x, cache_dir=tmp_path).features, first.features)
+    cached[0].write_bytes(b"not an array")
+    assert np.array_equal(learned_space.load_space(classifier, x, cache_dir=tmp_path).features, first.features)
+    assert np.load(cached[0]).shape == first.features.shape  # written again, whole
