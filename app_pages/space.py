@@ -92,8 +92,8 @@ for column, (kind, space) in zip(columns, spaces.items()):
     like, count = learned_space.most_like(space.model_map.labels[neighbours])
     likes[kind] = like
     with column:
-        st.markdown(f"**{common.model_label(kind, m.name)}** reads **{read}**; among its test digits it puts "
-                    f"{where} nearest **{like}s** ({count} of its {len(neighbours)} nearest)")
+        st.markdown(f"**{common.model_label(kind, m.name)}** reads **{read}**: {count} of the {len(neighbours)} "
+                    f"test digits nearest {where} in its last hidden layer are **{like}s**")
         fig = map_figure(m.name, m.file_hash, common.projector_on(), tuple(float(v) for v in places[0]),
                          tuple(int(n) for n in neighbours), f"{where}: read as {read}")
         st.plotly_chart(fig, width="stretch", key=f"space-map-{kind}", config={"displayModeBar": False})

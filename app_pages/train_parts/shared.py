@@ -176,29 +176,40 @@ def epoch_map_digits() -> tuple[np.ndarray, np.ndarray]:
 
 @st.cache_resource(max_entries=256, show_spinner=False)
 def epoch_map_figure(key: tuple, _t: Track, epoch: int):
-    """One network's map at `epoch`, on axes that hold every map of its run: the points move, not the axes."""
+    """One network's map at `epoch`, on axes that hold every map of its run (the points move, not the
+    axes), and how cleanly it separates the digits."""
     maps = [s for s in _t.snapshots if s.map_points is not None]
     shot = epoch_snapshots.at_map(maps, epoch)
     indices, labels = epoch_map_digits()
-    fig = charts.learned_space_map(shot.map_points, labels, indices, height=440,
+    fig = charts.learned_space_map(shot.map_points, labels, indices, height=460,
                                    ranges=charts.map_ranges([s.map_points for s in maps]))
-    return charts.projector_figure(fig) if common.projector_on() else fig
+    points = shot.map_points.astype(np.float32)
+    scores = learned_space.neighbour_accuracy(points, labels), learned_space.silhouette(points, labels)
+    return (charts.projector_figure(fig) if common.projector_on() else fig), scores
 
 
 def show_maps(shown: list[Track], epoch: int, name: str) -> None:
     """Each network's map of the learned space at the slider's epoch: where it puts 1,000 test digits."""
     st.markdown("**The learned space**: where each network puts 1,000 test digits (its last hidden layer, "
                 "t-SNE), each epoch's map started from the last's, so the digits move as it learns")
-    columns = st.columns(len(shown))
+    columns = st.columns(max(2, len(shown)))
     for column, t in zip(columns, shown):
         shot = epoch_snapshots.at_map([s for s in t.snapshots if s.map_points is not None], epoch)
         if shot is None:
             column.caption(f"{t.label}: no map yet. A map is taken when an epoch ends, while every snapshot "
                            "together stays within 5% of the training time, so quick epochs get fewer maps.")
             continue
-        column.markdown(f"{t.label} · map from epoch {shot.epoch}")
-        column.plotly_chart(epoch_map_figure((t.key, shot.epoch, len(t.snapshots), common.projector_on()), t, shot.epoch),
-                            width="stretch", key=f"{name}_map_{t.key}", config={"displayModeBar": False})
+        fig, (neighbours, silhouette) = epoch_map_figure(
+            (t.key, shot.epoch, len(t.snapshots), common.projector_on()), t, shot.epoch)
+        column.markdown(f"{t.label} · map from epoch {shot.epoch}: {neighbours:.1%} of the digits share the "
+                        f"digit of most of their 10 nearest, silhouette {silhouette:.2f}")
+        column.plotly_chart(fig, width="stretch", key=f"{name}_map_{t.key}", config={"displayModeBar": False})
+    if len(shown) == 1:
+        columns[1].caption("Scrub the slider back: early on, digits of different kinds share the map; as the "
+                           "network learns, each kind gathers into a cluster of its own, and the two scores "
+                           "above climb. A dot inside another digit's cluster is a digit the network reads "
+                           "as that one. The Learned space page shows the shipped models' maps and places "
+                           "your own drawing in them.")
 
 
 def show_scrubbed(t: Track, epoch: int, name: str, places) -> None:

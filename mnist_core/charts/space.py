@@ -66,5 +66,7 @@ def learned_space_map(coords: np.ndarray, labels: np.ndarray, indices: np.ndarra
     axis = dict(showticklabels=False, showgrid=False, zeroline=False, title=None)
     fig.update_layout(xaxis={**axis, **({"range": ranges[0]} if ranges else {})},
                       yaxis={**axis, "scaleanchor": "x", **({"range": ranges[1]} if ranges else {})},
-                      legend=dict(title="digit", itemsizing="constant"), plot_bgcolor="white")
+                      legend=dict(title="digit ", itemsizing="constant", orientation="h", x=0, y=1.0,
+                                  yanchor="bottom"),  # above the map: beside it, a phone's map shrank to half
+                      plot_bgcolor="white")
     return apply_layout(fig, height, title)

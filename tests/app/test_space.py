@@ -54,7 +54,7 @@ def test_a_test_digit_lands_among_its_own_digits(mnist):
     at.number_input(key="space_index").set_value(3).run()
     label = int(y_test[3])
     assert len(placed_points(at)) == 2
-    assert markdown(at).count(f"nearest **{label}s**") == 2
+    assert markdown(at).count(f"in its last hidden layer are **{label}s**") == 2
     assert not at.exception
 
 
@@ -73,7 +73,7 @@ def test_your_drawing_lands_in_the_maps_from_the_draw_page(fake_canvas, mnist):
     at.button(key="draw_open_space").click().run()
     assert not at.exception, at.exception
     assert at.segmented_control(key="space_source").value == "Your last drawing"
-    assert markdown(at).count("your drawing nearest **7s**") == 2
+    assert markdown(at).count("nearest your drawing in its last hidden layer are **7s**") == 2
     assert [p["text"] for p in placed_points(at)] == [["your drawing: read as 7"]] * 2
 
 

@@ -144,3 +144,29 @@ def test_augmentation_has_a_switch_per_kind_shows_its_effect_and_reaches_the_run
     assert wait_for(at, lambda a: any(m.label == "Test accuracy" for m in a.metric))
     run = training.find_run(at.session_state["train_run_id"])
     assert run.config.augment == ("shear", "elastic")
+
+
+def test_a_replays_map_moves_with_the_epoch_slider():
+    recording = replays.load_recording(replays.replay_path("seed000-ann"))
+    mapped = [s.epoch for s in recording.snapshots if s.map_points is not None]
+    assert mapped and mapped[0] > 1  # the first epochs are too quick for a map within the budget
+    at = choose_mode(open_page("app_pages/train.py"), "replay")
+    at.selectbox(key="replay_name").set_value("seed000-ann").run()
+    at.segmented_control(key="replay_speed").set_value(20).run()
+    [b for b in at.button if b.label == "Play"][0].click().run()
+    assert wait_for(at, lambda a: any(m.label == "Test accuracy (recorded)" for m in a.metric), 30)
+
+    def shown_map():
+        said = [m.value for m in at.markdown if " · map from epoch " in m.value]
+        spec = next(c for key, c in charts_of(at).items() if str(key).startswith("replay_map_"))
+        return said, spec["data"][0]["customdata"], spec["data"][0]["x"]
+
+    said, _, last = shown_map()
+    assert said and f"map from epoch {mapped[-1]}:" in said[0]
+    slider = [s for s in at.select_slider if s.label == "Epoch"][0]
+    slider.set_value(1).run()
+    assert any("no map yet" in c.value for c in at.caption)
+    [s for s in at.select_slider if s.label == "Epoch"][0].set_value(mapped[0]).run()
+    said, _, first = shown_map()
+    assert f"map from epoch {mapped[0]}:" in said[0] and first != last  # the same digits, elsewhere
+    assert not at.exception

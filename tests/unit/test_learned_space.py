@@ -146,3 +146,20 @@ def test_the_hidden_features_are_cached_per_model_file_and_a_damaged_cache_is_re
     cached[0].write_bytes(b"not an array")
     assert np.array_equal(learned_space.load_space(classifier, x, cache_dir=tmp_path).features, first.features)
     assert np.load(cached[0]).shape == first.features.shape  # written again, whole
+
+
+@pytest.mark.parametrize("name", registry.SHIPPED)
+def test_the_workers_hidden_layer_is_the_one_the_server_places_digits_in(name, test_set):
+    """The epoch maps (Keras, in the worker) and placing a digit (NumPy, in the server) read the same layer."""
+    import types
+
+    from mnist_core.models.networks import load_model
+    from mnist_core.training.worker import KerasRun
+
+    x, _ = test_set
+    images = x[:50].astype(np.float32) / 255.0
+    run = types.SimpleNamespace(model=load_model(name))
+    keras_side = KerasRun.hidden_features(run, images)
+    numpy_side = learned_space.hidden_features(load_classifier(name), images)
+    assert keras_side.shape == numpy_side.shape
+    assert np.allclose(keras_side, numpy_side, atol=1e-3 * max(1.0, float(np.abs(numpy_side).max())))
