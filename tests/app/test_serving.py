@@ -1,4 +1,5 @@
-"""The server carries no TensorFlow: every page renders in a fresh interpreter without importing it.
+"""The server carries no TensorFlow: every page renders in a fresh interpreter without importing it
+(nor the learned space's projection library, openTSNE: its maps are drawn by the CLI and the worker).
 
 With TensorFlow in the server, each script run paid ~0.5 s of garbage collection over its
 objects (docs/architecture.md); prediction is NumPy and training runs in a worker process, so none is needed.
@@ -36,11 +37,13 @@ for page in ("app_pages/dataset.py", "app_pages/train.py", "app_pages/confusion.
     assert not at.exception, (page, at.exception)
 verdicts = [m.value for m in at.metric if "ANN" in m.label or "CNN" in m.label]
 assert verdicts == [str(y_test[0])] * 2, verdicts
-print(sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tf_keras")))
+at.switch_page("app_pages/space.py").run()  # the drawing placed into both maps
+assert not at.exception and at.segmented_control(key="space_source").value == "Your last drawing", at.exception
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tf_keras", "openTSNE", "umap")))
 """
 
 
-def test_every_page_renders_without_importing_tensorflow_or_keras():
+def test_every_page_renders_without_importing_tensorflow_keras_or_the_projection_library():
     code = RENDER_EVERY_PAGE.format(root=str(ROOT), app=str(ROOT / "streamlit_app.py"))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-4000:]
