@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from app_pages import common
+from app_pages import common, digit_links
 from mnist_core import charts
 from mnist_core.analysis import evaluation
 from mnist_core.models import writeups
@@ -52,10 +52,10 @@ def look_inside(indices: np.ndarray, key: str, limit: int = 30) -> None:
     index = row[0].selectbox("Test image", [int(i) for i in indices[:limit]], key=f"inside_pick_{key}",
                              format_func=lambda i: f"#{i}")
     if row[1].button("Look inside the models", icon=":material/neurology:", key=f"inside_open_{key}"):
-        common.open_inside(index, chosen)
+        digit_links.open_inside(index, chosen)
     if row[2].button("Where it lands", icon=":material/scatter_plot:", key=f"space_open_{key}",
                      help="This digit in each network's learned space, among 3,000 test digits."):
-        common.open_space(index, chosen)
+        digit_links.open_space(index, chosen)
 
 
 def matrix_panel(kind: str, result: evaluation.Evaluation) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from app_pages import common
+from app_pages import common, digit_links
 from mnist_core import charts
 from mnist_core.analysis import calibration, canvas_reading, verdict
 from mnist_core.data import preprocess
@@ -82,7 +82,7 @@ judged = verdict.judge(rgba, judges)
 cpu_ms = (time.thread_time() - started) * 1000
 steps, image, problem = judged.steps, judged.image, judged.problem  # problem: blank, a dot or a flood
 if image is not None:
-    st.session_state[common.LAST_DRAWING_KEY] = image  # Inside the models opens it
+    st.session_state[digit_links.LAST_DRAWING_KEY] = image  # Inside the models opens it
 probabilities = {kind: answer.probabilities for kind, answer in judged.answers.items()}  # shown after T
 unsure = {kind: answer.unsure for kind, answer in judged.answers.items()}
 
@@ -140,11 +140,11 @@ with right:
                              help="Why each model answers as it does on this drawing: where it looks, its units "
                                   "and filters, and what happens when the drawing is pushed around.",
                              width="stretch"):
-            common.open_inside(models=chosen)
+            digit_links.open_inside(models=chosen)
         if buttons[1].button("Where it lands", key="draw_open_space", icon=":material/scatter_plot:",
                              help="Your drawing in each network's learned space, among 3,000 test digits, "
                                   "with the ones each network thinks it is most like.", width="stretch"):
-            common.open_space(models=chosen)
+            digit_links.open_space(models=chosen)
 
 if image is not None:
     st.subheader("What the models see")

@@ -4,14 +4,14 @@ test image). Everything is computed in mnist_core.analysis.explain from the NumP
 import numpy as np
 import streamlit as st
 
-from app_pages import common
+from app_pages import common, digit_links
 from app_pages.confidence import honest_confidence_section
 from mnist_core import charts
 from mnist_core.analysis import explain
 from mnist_core.models.inference import load_classifier
 
 SOURCE_KEY, INDEX_KEY = "inside_source", "inside_index"
-DRAWING, TEST = common.DRAWING_SOURCE, common.TEST_SOURCE
+DRAWING, TEST = digit_links.DRAWING_SOURCE, digit_links.TEST_SOURCE
 UNITS_SHOWN = 8
 MAPS_SHOWN = 16  # per conv block, unless all are asked for
 SWEEP_LABELS = {"shift_x": "Shift left / right", "shift_y": "Shift up / down", "rotate": "Rotate",
@@ -39,7 +39,7 @@ st.caption("Why each network answers as it does, on one digit: where it looks, w
 ds = common.dataset()
 kinds = common.selected_kinds()
 state = st.session_state
-request = state.pop(common.INSIDE_REQUEST_KEY, None) or {}  # from the Draw and Confusion pages' buttons
+request = state.pop(digit_links.INSIDE_REQUEST_KEY, None) or {}  # from the Draw and Confusion pages' buttons
 chosen = common.pick_models(kinds, "inside_model", wanted=request.get("models"), remember=True)
 classifiers = {kind: common.classifier(name) for kind, name in chosen.items()}
 classifiers = {kind: c for kind, c in classifiers.items() if c is not None}
@@ -54,9 +54,9 @@ if "index" in st.query_params:  # /inside?index=123: a test image by address (a 
         st.warning(f"`index={st.query_params['index']}` is not a whole number: pick a test image below.",
                    icon=":material/link_off:")
     del st.query_params["index"]
-drawing = state.get(common.LAST_DRAWING_KEY)
+drawing = state.get(digit_links.LAST_DRAWING_KEY)
 sources = [DRAWING, TEST] if drawing is not None else [TEST]
-common.follow_request(request, sources, SOURCE_KEY, INDEX_KEY, len(ds.x_test))
+digit_links.follow_request(request, sources, SOURCE_KEY, INDEX_KEY, len(ds.x_test))
 
 pick = st.columns([2, 2, 3])
 source = pick[0].segmented_control("Digit", sources, key=SOURCE_KEY, help="Draw on the Draw page and press "

@@ -5,12 +5,12 @@ model file by `python -m mnist_core map`; placing a digit is NumPy (mnist_core.a
 import numpy as np
 import streamlit as st
 
-from app_pages import common
+from app_pages import common, digit_links
 from mnist_core import charts
 from mnist_core.analysis import learned_space
 
 SOURCE_KEY, INDEX_KEY, MISTAKE_KEY = "space_source", "space_index", "space_mistake"
-DRAWING, TEST, MISTAKE = common.DRAWING_SOURCE, common.TEST_SOURCE, "A mistake"
+DRAWING, TEST, MISTAKE = digit_links.DRAWING_SOURCE, digit_links.TEST_SOURCE, "A mistake"
 MISTAKES_LISTED = 200
 
 st.title("The learned space")
@@ -21,7 +21,7 @@ st.caption("Each network turns a digit into numbers, layer by layer; its last hi
 ds = common.dataset()
 kinds = common.selected_kinds()
 state = st.session_state
-request = state.pop(common.SPACE_REQUEST_KEY, None) or {}  # from the Draw and Confusion pages' buttons
+request = state.pop(digit_links.SPACE_REQUEST_KEY, None) or {}  # from the Draw and Confusion pages' buttons
 chosen = common.pick_models(kinds, "space_model", wanted=request.get("models"), remember=True)
 measured = {kind: common.measured(name) for kind, name in chosen.items()}
 measured = {kind: m for kind, m in measured.items() if m is not None}
@@ -47,9 +47,9 @@ def mistake_label(index: int) -> str:
 
 
 # ------------------------------------------------------------------ which digit
-drawing = state.get(common.LAST_DRAWING_KEY)
+drawing = state.get(digit_links.LAST_DRAWING_KEY)
 sources = ([DRAWING] if drawing is not None else []) + [TEST, MISTAKE]
-common.follow_request(request, sources, SOURCE_KEY, INDEX_KEY, len(ds.x_test))
+digit_links.follow_request(request, sources, SOURCE_KEY, INDEX_KEY, len(ds.x_test))
 pick = st.columns([3, 3, 2])
 source = pick[0].segmented_control("Place in the maps", sources, key=SOURCE_KEY,
                                    help="Draw on the Draw page first to place your own digit.") or sources[0]
@@ -65,7 +65,7 @@ else:
                                   format_func=mistake_label, key=MISTAKE_KEY) or listed[0]
     image, truth = ds.x_test[index].astype(np.float32) / 255.0, int(ds.y_test[index])
     where = f"test image #{index}, a {truth}"
-common.keep_picked(SOURCE_KEY, INDEX_KEY)
+digit_links.keep_picked(SOURCE_KEY, INDEX_KEY)
 if drawing is None:
     pick[2].caption("Draw a digit on the Draw page to place your own.")
 pick[2].image(charts.enlarge(image, 3), caption=where, width=84)

@@ -5,7 +5,7 @@ layer and map of the learned space at that epoch, and the progress bar."""
 import numpy as np
 import streamlit as st
 
-from app_pages import common
+from app_pages import common, digit_links
 from mnist_core import charts, training
 from mnist_core.analysis import learned_space
 from mnist_core.data import augment
@@ -32,7 +32,7 @@ def shipped_reading(pixels: bytes) -> int | None:
 
 def drawing_settings(container, disabled: bool) -> np.ndarray | None:
     """The Draw page's last drawing, if there is one and the person keeps it in: sent to the run."""
-    drawing = st.session_state.get(common.LAST_DRAWING_KEY)
+    drawing = st.session_state.get(digit_links.LAST_DRAWING_KEY)
     if drawing is None:
         container.caption("Draw a digit on the **Draw** page and it joins the strip of test digits below, "
                           "read by the network at every epoch.")

@@ -107,6 +107,8 @@ def load_recording(path: Path) -> Recording:
             arrays = {key: stored[key] for key in _SNAPSHOT_ARRAYS} if epochs else {}
             map_epochs = meta.pop("map_epochs", [])  # recordings made before the maps have none
             maps = dict(zip(map_epochs, stored["map_points"], strict=True)) if map_epochs else {}
+        if any(m.shape != (epoch_snapshots.MAP_POINTS, 2) or not np.isfinite(m).all() for m in maps.values()):
+            raise ValueError(f"maps of {sorted({m.shape for m in maps.values()})} points")
         snapshots = tuple(EpochSnapshot(int(epoch), *(arrays[key][i] for key in _SNAPSHOT_ARRAYS), float(cost),
                                         maps.get(epoch))
                           for i, (epoch, cost) in enumerate(zip(epochs, seconds, strict=True)))

@@ -111,3 +111,21 @@ def test_every_shipped_recording_is_whole(name, mnist):
     assert recording.strip_labels == tuple(epoch_snapshots.strip_digits(x_test, y_test)[1].tolist())
     assert recording.test_accuracy > 0.9 and recording.seconds > 0
     assert replays.replay_path(name, replays.SHIPPED_DIR).stat().st_size < 1_000_000  # small files
+
+
+def test_the_epochs_maps_round_trip_and_bad_ones_are_refused(tmp_path):
+    import dataclasses
+
+    recording = fake_recording()
+    points = np.random.default_rng(1).normal(size=(epoch_snapshots.MAP_POINTS, 2)).astype(np.float16)
+    shots = tuple(dataclasses.replace(s, map_points=points * s.epoch) if s.epoch in (2, 4) else s
+                  for s in recording.snapshots)
+    path = replays.save_recording(dataclasses.replace(recording, snapshots=shots), tmp_path / "seed002-ann.npz")
+    loaded = replays.load_recording(path)
+    assert [s.map_points is not None for s in loaded.snapshots] == [False, True, False, True]
+    assert np.array_equal(loaded.snapshots[3].map_points, points * 4)
+    assert epoch_snapshots.at_map(loaded.snapshots, 3).epoch == 2 and epoch_snapshots.at_map(loaded.snapshots, 1) is None
+    bad = tuple(dataclasses.replace(s, map_points=points[:10]) if s.epoch == 2 else s for s in recording.snapshots)
+    path = replays.save_recording(dataclasses.replace(recording, snapshots=bad), tmp_path / "seed002-ann.npz")
+    with pytest.raises(replays.ReplayFileError, match="cannot be read.*maps.*record seed002-ann"):
+        replays.load_recording(path)
