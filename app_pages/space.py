@@ -71,17 +71,17 @@ if drawing is None:
 pick[2].image(charts.enlarge(image, 3), caption=where, width=84)
 
 
-@st.cache_data(show_spinner=False, max_entries=128)
-def map_figure(name: str, file_hash: str, projector: bool, placed_at: tuple, ringed: tuple, title: str):
-    """One model's map with a digit placed (cached per model file, place and preset)."""
-    model_map = spaces_by_name[name].model_map
+@st.cache_resource(show_spinner=False, max_entries=128)
+def map_figure(name: str, file_hash: str, projector: bool, placed_at: tuple, ringed: tuple, title: str, _model_map):
+    """One model's map with a digit placed (cached per model file, place and preset; shared, never
+    changed: the projector's copy is made here)."""
+    model_map = _model_map
     placed = [{"x": placed_at[0], "y": placed_at[1], "name": title}] if placed_at else []
     fig = charts.learned_space_map(model_map.coords, model_map.labels, model_map.indices, placed,
                                    np.array(ringed, int), height=520)
     return charts.projector_figure(fig) if projector else fig
 
 
-spaces_by_name = {measured[kind].name: space for kind, space in spaces.items()}
 likes = {}
 columns = st.columns(len(spaces))
 for column, (kind, space) in zip(columns, spaces.items()):
@@ -95,7 +95,7 @@ for column, (kind, space) in zip(columns, spaces.items()):
         st.markdown(f"**{common.model_label(kind, m.name)}** reads **{read}**: {count} of the {len(neighbours)} "
                     f"test digits nearest {where} in its last hidden layer are **{like}s**")
         fig = map_figure(m.name, m.file_hash, common.projector_on(), tuple(float(v) for v in places[0]),
-                         tuple(int(n) for n in neighbours), f"{where}: read as {read}")
+                         tuple(int(n) for n in neighbours), f"{where}: read as {read}", space.model_map)
         st.plotly_chart(fig, width="stretch", key=f"space-map-{kind}", config={"displayModeBar": False})
         nearest = space.model_map.indices[neighbours]
         st.image([charts.enlarge(ds.x_test[i], 2) for i in nearest], width=56,

@@ -15,7 +15,7 @@ PLACES_KEY = "talk_room_places"  # digit id → (x, y), for one model file
 
 def room_in_map(store, talk_id: int, live: bool) -> None:
     st.subheader("The room in the CNN's map")
-    model = common.measured(common.models_of_kind("cnn")[0] if common.models_of_kind("cnn") else "cnn")
+    model = common.measured((common.models_of_kind("cnn") or ["cnn"])[0])  # the shipped one first
     space = common.space_of(model.name) if model is not None else None
     if space is None:
         return

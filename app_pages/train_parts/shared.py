@@ -178,13 +178,11 @@ def epoch_map_digits() -> tuple[np.ndarray, np.ndarray]:
 def epoch_map_figure(key: tuple, _t: Track, epoch: int):
     """One network's map at `epoch`, on axes that hold every map of its run (the points move, not the
     axes), and how cleanly it separates the digits."""
-    maps = [s for s in _t.snapshots if s.map_points is not None]
-    shot = epoch_snapshots.at_map(maps, epoch)
+    shot = epoch_snapshots.at_map(_t.snapshots, epoch)
     indices, labels = epoch_map_digits()
-    fig = charts.learned_space_map(shot.map_points, labels, indices, height=460,
-                                   ranges=charts.map_ranges([s.map_points for s in maps]))
-    points = shot.map_points.astype(np.float32)
-    scores = learned_space.neighbour_accuracy(points, labels), learned_space.silhouette(points, labels)
+    fig = charts.learned_space_map(shot.map_points, labels, indices, height=460, ranges=charts.map_ranges(
+        [s.map_points for s in _t.snapshots if s.map_points is not None]))
+    scores = learned_space.separation(shot.map_points.astype(np.float32), labels)
     return (charts.projector_figure(fig) if common.projector_on() else fig), scores
 
 
@@ -194,7 +192,7 @@ def show_maps(shown: list[Track], epoch: int, name: str) -> None:
                 "t-SNE), each epoch's map started from the last's, so the digits move as it learns")
     columns = st.columns(max(2, len(shown)))
     for column, t in zip(columns, shown):
-        shot = epoch_snapshots.at_map([s for s in t.snapshots if s.map_points is not None], epoch)
+        shot = epoch_snapshots.at_map(t.snapshots, epoch)
         if shot is None:
             column.caption(f"{t.label}: no map yet. A map is taken when an epoch ends, while every snapshot "
                            "together stays within 5% of the training time, so quick epochs get fewer maps.")

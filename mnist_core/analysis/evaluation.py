@@ -143,7 +143,7 @@ def test_set_probabilities(name: str, dataset: MnistDataset, directory: Path | N
     probabilities = evaluate(load_classifier(name, directory), dataset.x_test, dataset.y_test).probabilities
     # Only if the file is still the one hashed: a model saved over it meanwhile gets its own entry.
     if digest is not None and registry.file_hash(name, directory) == digest:
-        _write_probabilities(path, probabilities)
+        write_cached_array(path, probabilities)
     return probabilities
 
 
@@ -159,11 +159,12 @@ def _read_probabilities(path: Path, rows: int) -> np.ndarray | None:
     return array
 
 
-def _write_probabilities(path: Path, probabilities: np.ndarray) -> None:
-    """Atomically: a reader never sees half a file. A cache that cannot be written only costs the
-    next server a rescoring."""
+def write_cached_array(path: Path, array: np.ndarray) -> None:
+    """A float32 array into a disk cache (test-set probabilities, the learned space's hidden
+    features), atomically: a reader never sees half a file. A cache that cannot be written only
+    costs the next server computing it again."""
     buffer = io.BytesIO()
-    np.save(buffer, np.asarray(probabilities, dtype=np.float32), allow_pickle=False)
+    np.save(buffer, np.asarray(array, dtype=np.float32), allow_pickle=False)
     try:
         write_atomic(path, buffer.getvalue())
     except OSError:

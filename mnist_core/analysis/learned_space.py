@@ -14,13 +14,13 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import hashlib
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 
-from mnist_core.data.mnist import default_data_dir, write_atomic
+from mnist_core.analysis import evaluation
+from mnist_core.data.mnist import default_data_dir
 from mnist_core.models import inference, registry
 from mnist_core.models.inference import Classifier, _Affine
 
@@ -82,14 +82,18 @@ def hidden_features(classifier: Classifier, images) -> np.ndarray:
     return np.concatenate(parts)
 
 
+def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Euclidean distances between the rows of `a` and of `b`, (len(a), len(b))."""
+    squared = (a * a).sum(1)[:, None] - 2 * a @ b.T + (b * b).sum(1)[None, :]
+    return np.sqrt(np.maximum(squared, 0))
+
+
 def nearest(features: np.ndarray, sample_features: np.ndarray, k: int = NEIGHBOURS) -> tuple[np.ndarray, np.ndarray]:
     """For each row of `features`, its k nearest sample rows (Euclidean, nearest first): indices
     into the sample, and distances."""
-    f = np.asarray(features, np.float32)
-    s = np.asarray(sample_features, np.float32)
-    squared = (f * f).sum(1)[:, None] - 2 * f @ s.T + (s * s).sum(1)[None, :]
-    order = np.argsort(squared, axis=1)[:, :k]
-    return order, np.sqrt(np.maximum(np.take_along_axis(squared, order, axis=1), 0))
+    distances = _distances(np.asarray(features, np.float32), np.asarray(sample_features, np.float32))
+    order = np.argsort(distances, axis=1)[:, :k]
+    return order, np.take_along_axis(distances, order, axis=1)
 
 
 def place(features: np.ndarray, sample_features: np.ndarray, coords: np.ndarray,
@@ -119,25 +123,25 @@ def align(points: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 def _pairwise(coords: np.ndarray) -> np.ndarray:
     c = np.asarray(coords, np.float64)
-    squared = (c * c).sum(1)
-    return np.sqrt(np.maximum(squared[:, None] - 2 * c @ c.T + squared[None, :], 0))
+    return _distances(c, c)
 
 
-def neighbour_accuracy(coords: np.ndarray, labels: np.ndarray, k: int = NEIGHBOURS) -> float:
+def neighbour_accuracy(coords: np.ndarray, labels: np.ndarray, k: int = NEIGHBOURS,
+                       distances: np.ndarray | None = None) -> float:
     """How often a point's k nearest others in the map (itself left out) mostly share its digit."""
     labels = np.asarray(labels)
-    distances = _pairwise(coords)
+    distances = _pairwise(coords) if distances is None else distances.copy()
     np.fill_diagonal(distances, np.inf)
     votes = labels[np.argsort(distances, axis=1)[:, :k]]
     counts = np.stack([(votes == digit).sum(1) for digit in range(10)], axis=1)
     return float(np.mean(counts.argmax(1) == labels))
 
 
-def silhouette(coords: np.ndarray, labels: np.ndarray) -> float:
+def silhouette(coords: np.ndarray, labels: np.ndarray, distances: np.ndarray | None = None) -> float:
     """The mean silhouette score in the map: per point, (b − a) / max(a, b), with a the mean distance
     to its own digit's points and b to the nearest other digit's. 1 is tight, far-apart clusters."""
     labels = np.asarray(labels)
-    distances = _pairwise(coords)
+    distances = _pairwise(coords) if distances is None else distances
     digits = np.unique(labels)
     means = np.stack([distances[:, labels == d].sum(1) for d in digits], axis=1)
     sizes = np.array([(labels == d).sum() for d in digits], np.float64)
@@ -147,6 +151,12 @@ def silhouette(coords: np.ndarray, labels: np.ndarray) -> float:
     means[np.arange(len(labels)), own] = np.inf
     b = means.min(1)
     return float(np.mean((b - a) / np.maximum(np.maximum(a, b), 1e-12)))
+
+
+def separation(coords: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Both scores of a map, (neighbour_accuracy, silhouette), from one distance matrix."""
+    distances = _pairwise(coords)
+    return neighbour_accuracy(coords, labels, distances=distances), silhouette(coords, labels, distances)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -263,10 +273,5 @@ def load_space(classifier: Classifier, x_test: np.ndarray, directory: Path | Non
     except (OSError, ValueError, EOFError):  # not cached yet, or a damaged file: computed again
         pass
     features = hidden_features(classifier, images.astype(np.float32) / 255.0)
-    buffer = io.BytesIO()
-    np.save(buffer, features, allow_pickle=False)
-    try:
-        write_atomic(path, buffer.getvalue())
-    except OSError:  # a cache that cannot be written only costs the next server the features again
-        pass
+    evaluation.write_cached_array(path, features)
     return Space(model_map, features)

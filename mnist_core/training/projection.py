@@ -64,8 +64,7 @@ def draw_map(classifier: Classifier, x_test: np.ndarray, y_test: np.ndarray, see
     coords = tsne(learned_space.hidden_features(classifier, images), seed)
     labels = np.asarray(y_test)[indices].astype(np.int8)
     return ModelMap(classifier.name, registry.file_hash(classifier.name, directory), indices, labels, coords,
-                    method(), time.perf_counter() - started, learned_space.neighbour_accuracy(coords, labels),
-                    learned_space.silhouette(coords, labels))
+                    method(), time.perf_counter() - started, *learned_space.separation(coords, labels))
 
 
 class EpochMaps:
